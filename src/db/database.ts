@@ -1,0 +1,95 @@
+import fs from 'node:fs'
+import path from 'node:path'
+import BetterSqlite3, { type Database as SqliteDatabase, type Statement } from 'better-sqlite3'
+import {
+  DummyDriver,
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type Compilable,
+  type InferResult,
+} from 'kysely'
+import { migrate, type Migration } from './migrate.js'
+import type { Schema } from './schema.js'
+
+/**
+ * The daemon's database: Kysely as a typed query *builder*, better-sqlite3 as the executor.
+ *
+ * Why not Kysely's own SQLite driver: it runs every query on one connection behind an async mutex, so an `await`
+ * inside a transaction blocks every other query. Executing compiled queries synchronously keeps every
+ * transaction inside one event-loop tick: it can never span network I/O, and hot paths can batch many writes.
+ */
+export class Database {
+  readonly qb: Kysely<Schema>
+  private readonly statements = new Map<string, Statement>()
+
+  constructor(readonly sqlite: SqliteDatabase) {
+    this.qb = new Kysely<Schema>({
+      dialect: {
+        createAdapter: () => new SqliteAdapter(),
+        createDriver: () => new DummyDriver(),
+        createIntrospector: (db) => new SqliteIntrospector(db),
+        createQueryCompiler: () => new SqliteQueryCompiler(),
+      },
+    })
+  }
+
+  /** Rows of a SELECT (or of an INSERT/UPDATE/DELETE … RETURNING). */
+  all<Q extends Compilable<unknown>>(query: Q): InferResult<Q>[number][] {
+    const { sql, parameters } = query.compile()
+    const statement = this.prepare(sql)
+    return (statement.reader ? statement.all(...(parameters as unknown[])) : (statement.run(...(parameters as unknown[])), [])) as InferResult<Q>[number][]
+  }
+
+  /** First row, or undefined. */
+  first<Q extends Compilable<unknown>>(query: Q): InferResult<Q>[number] | undefined {
+    return this.all(query)[0]
+  }
+
+  /** Runs a statement that returns no rows; answers the number of rows changed. */
+  run(query: Compilable<unknown>): number {
+    const { sql, parameters } = query.compile()
+    return this.prepare(sql).run(...(parameters as unknown[])).changes
+  }
+
+  /** A synchronous transaction: `fn` must not await. Nested calls become savepoints. */
+  tx<T>(fn: () => T): T {
+    return this.sqlite.transaction(fn)()
+  }
+
+  close(): void {
+    this.statements.clear()
+    if (this.sqlite.open) this.sqlite.close()
+  }
+
+  private prepare(sql: string): Statement {
+    let statement = this.statements.get(sql)
+    if (!statement) {
+      statement = this.sqlite.prepare(sql)
+      // The statement cache is bounded by the number of distinct queries in the code, except for IN (…) lists of
+      // varying length; cap it anyway so no pattern of input can grow it without bound.
+      if (this.statements.size > 500) this.statements.clear()
+      this.statements.set(sql, statement)
+    }
+    return statement
+  }
+}
+
+export interface OpenOptions {
+  file: string
+  migrations: readonly Migration[]
+  /** FULL makes every commit durable against power loss; NORMAL (WAL) is durable against a process crash. */
+  synchronous?: 'NORMAL' | 'FULL'
+}
+
+export function openDatabase(opts: OpenOptions): Database {
+  if (opts.file !== ':memory:') fs.mkdirSync(path.dirname(opts.file), { recursive: true })
+  const sqlite = new BetterSqlite3(opts.file)
+  sqlite.pragma('journal_mode = WAL')
+  sqlite.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`)
+  sqlite.pragma('foreign_keys = ON')
+  sqlite.pragma('busy_timeout = 5000')
+  migrate(sqlite, opts.migrations)
+  return new Database(sqlite)
+}

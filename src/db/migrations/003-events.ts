@@ -1,0 +1,86 @@
+import type { Migration } from '../migrate.js'
+
+export const m003Events: Migration = {
+  version: 3,
+  name: '003-events',
+  up: `
+    CREATE TABLE tenants (
+      id              TEXT PRIMARY KEY,
+      core_url        TEXT,
+      core_secret_enc TEXT,
+      created_at      TEXT NOT NULL,
+      updated_at      TEXT NOT NULL
+    );
+
+    CREATE TABLE webhooks (
+      id                   TEXT PRIMARY KEY,
+      url                  TEXT NOT NULL,
+      events               TEXT NOT NULL,        -- JSON array of event types, or ["*"]
+      instance_id          TEXT REFERENCES instances (id) ON DELETE CASCADE,
+      tenant_id            TEXT,
+      secret_enc           TEXT NOT NULL,
+      previous_secret_enc  TEXT,
+      previous_valid_until TEXT,
+      enabled              INTEGER NOT NULL DEFAULT 1,
+      disabled_reason      TEXT,
+      created_at           TEXT NOT NULL,
+      updated_at           TEXT NOT NULL
+    );
+
+    -- The outbox. dedupe_key makes one event per (instance, WhatsApp id, type) so a redelivered stanza
+    -- cannot produce a second event; the event id is what receivers dedupe on.
+    CREATE TABLE events (
+      seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+      id          TEXT NOT NULL UNIQUE,
+      instance_id TEXT,
+      tenant_id   TEXT,
+      type        TEXT NOT NULL,
+      dedupe_key  TEXT UNIQUE,
+      body        TEXT NOT NULL,               -- the exact JSON sent to every sink
+      occurred_at TEXT NOT NULL
+    );
+    CREATE INDEX events_instance ON events (instance_id, seq);
+
+    CREATE TABLE deliveries (
+      seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+      id              TEXT NOT NULL UNIQUE,
+      event_id        TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+      sink_kind       TEXT NOT NULL,           -- core | webhook
+      sink_id         TEXT NOT NULL,           -- tenant id or webhook id
+      status          TEXT NOT NULL,           -- pending | succeeded | failed
+      attempts        INTEGER NOT NULL DEFAULT 0,
+      next_attempt_at INTEGER NOT NULL,        -- epoch ms
+      lease_until     INTEGER,
+      claim           TEXT,
+      last_status     INTEGER,
+      last_error      TEXT,
+      created_at      TEXT NOT NULL,
+      updated_at      TEXT NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+    CREATE INDEX deliveries_sink ON deliveries (sink_kind, sink_id, seq);
+
+    CREATE TABLE delivery_attempts (
+      id          INTEGER PRIMARY KEY AUTOINCREMENT,
+      delivery_id TEXT NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+      at          TEXT NOT NULL,
+      status_code INTEGER,
+      error       TEXT,
+      duration_ms INTEGER NOT NULL
+    );
+    CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, id);
+
+    CREATE TABLE media_files (
+      id          TEXT PRIMARY KEY,
+      instance_id TEXT NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+      message_id  TEXT,
+      path        TEXT NOT NULL,
+      mimetype    TEXT NOT NULL,
+      size        INTEGER NOT NULL,
+      sha256      TEXT NOT NULL,
+      filename    TEXT,
+      created_at  TEXT NOT NULL,
+      expires_at  TEXT
+    );
+  `,
+}

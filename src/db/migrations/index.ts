@@ -1,0 +1,6 @@
+import type { Migration } from '../migrate.js'
+import { m001Core } from './001-core.js'
+import { m002Messages } from './002-messages.js'
+import { m003Events } from './003-events.js'
+
+export const migrations: readonly Migration[] = [m001Core, m002Messages, m003Events]

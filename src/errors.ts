@@ -1,0 +1,73 @@
+/**
+ * The one registry of error codes. Every error the daemon answers with is an AppError whose code is listed here;
+ * the HTTP layer turns it into the contract's envelope `{data:null, meta:null, errors:[{code, message}]}`.
+ * Codes are stable: clients switch on them. Retry policy switches on `retryable`, never on message text.
+ */
+export const ERRORS = {
+  // auth
+  UNAUTHORIZED: { status: 401, retryable: false, message: 'Missing or invalid credentials' },
+  FORBIDDEN: { status: 403, retryable: false, message: 'These credentials may not access this resource' },
+  RATE_LIMITED: { status: 429, retryable: true, message: 'Too many requests' },
+  // generic request shape
+  VALIDATION_FAILED: { status: 400, retryable: false, message: 'The request is invalid' },
+  INVALID_JSON: { status: 400, retryable: false, message: 'The body is not valid JSON' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, retryable: false, message: 'Content-Type must be application/json' },
+  PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is too large' },
+  NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
+  ROUTE_NOT_FOUND: { status: 404, retryable: false, message: 'No such route' },
+  METHOD_NOT_ALLOWED: { status: 405, retryable: false, message: 'Method not allowed' },
+  // instances
+  INSTANCE_NOT_FOUND: { status: 404, retryable: false, message: 'No such instance' },
+  INSTANCE_NOT_PAIRING: { status: 409, retryable: false, message: 'The instance has no QR code pending' },
+  INSTANCE_NOT_CONNECTED: { status: 409, retryable: false, message: 'The instance is not connected; pair it first' },
+  INSTANCE_ALREADY_PAIRED: { status: 409, retryable: false, message: 'The instance is already paired' },
+  PAIRING_CODE_FAILED: { status: 502, retryable: true, message: 'WhatsApp did not issue a pairing code' },
+  // sending
+  INVALID_PHONE: { status: 400, retryable: false, message: 'phone must be 8 to 18 digits, optionally with a leading +' },
+  UNKNOWN_MESSAGE_TYPE: { status: 400, retryable: false, message: 'Unknown message type' },
+  TEXT_REQUIRED: { status: 400, retryable: false, message: 'data.text is required' },
+  MEDIA_REQUIRED: { status: 400, retryable: false, message: 'data.base64 or data.url is required' },
+  MEDIA_AMBIGUOUS: { status: 400, retryable: false, message: 'Give data.base64 or data.url, not both' },
+  BASE64_INVALID: { status: 400, retryable: false, message: 'data.base64 is not valid base64' },
+  URL_INVALID: { status: 400, retryable: false, message: 'data.url must be an http(s) URL' },
+  MEDIA_TOO_LARGE: { status: 413, retryable: false, message: 'The media is larger than the limit' },
+  MEDIA_URL_FORBIDDEN: { status: 422, retryable: false, message: 'The media URL resolves to a forbidden address' },
+  MEDIA_URL_UNREACHABLE: { status: 422, retryable: true, message: 'The media URL could not be fetched' },
+  MEDIA_TYPE_MISMATCH: { status: 422, retryable: false, message: 'The content is not media of the requested type' },
+  MEDIA_CONVERSION_FAILED: { status: 422, retryable: false, message: 'The media could not be converted' },
+  QUOTED_MESSAGE_NOT_FOUND: { status: 422, retryable: false, message: 'quoted_message_id names no known message' },
+  PHONE_NOT_ON_WHATSAPP: { status: 422, retryable: false, message: 'The phone number is not on WhatsApp' },
+  IDEMPOTENCY_KEY_IN_USE: { status: 409, retryable: true, message: 'A request with this Idempotency-Key is still in flight' },
+  IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false, message: 'This Idempotency-Key was used with a different body' },
+  MESSAGE_NOT_FOUND: { status: 404, retryable: false, message: 'No such message' },
+  // webhooks and tenants
+  WEBHOOK_NOT_FOUND: { status: 404, retryable: false, message: 'No such webhook' },
+  WEBHOOK_URL_FORBIDDEN: { status: 422, retryable: false, message: 'The webhook URL resolves to a forbidden address' },
+  DELIVERY_NOT_FOUND: { status: 404, retryable: false, message: 'No such delivery' },
+  DELIVERY_NOT_FAILED: { status: 409, retryable: false, message: 'Only a terminally failed delivery can be retried' },
+  TENANT_NOT_FOUND: { status: 404, retryable: false, message: 'No such tenant' },
+  MEDIA_LINK_INVALID: { status: 403, retryable: false, message: 'The media link is invalid or has expired' },
+  // server side
+  SERVICE_UNAVAILABLE: { status: 503, retryable: true, message: 'The service is not ready' },
+  INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
+} as const satisfies Record<string, { status: number; retryable: boolean; message: string }>
+
+export type ErrorCode = keyof typeof ERRORS
+
+export class AppError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+  readonly retryable: boolean
+  readonly details?: Record<string, unknown>
+
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown>) {
+    super(message ?? ERRORS[code].message)
+    this.name = 'AppError'
+    this.code = code
+    this.status = ERRORS[code].status
+    this.retryable = ERRORS[code].retryable
+    this.details = details
+  }
+}
+
+export const isAppError = (err: unknown): err is AppError => err instanceof AppError

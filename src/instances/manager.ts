@@ -1,0 +1,187 @@
+import { EventEmitter } from 'node:events'
+import { randomBytes } from 'node:crypto'
+import PQueue from 'p-queue'
+import type { Config } from '../config.js'
+import { AppError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import type { Sealer } from '../security/sealing.js'
+import { generateToken, hashToken } from '../security/tokens.js'
+import { SessionStore } from '../whatsapp/auth-store.js'
+import type { WaConnection } from '../whatsapp/connection.js'
+import type { Instance, InstanceRepository } from './repository.js'
+import type { QrIssued, StatusChange } from './status.js'
+import { InstanceSupervisor } from './supervisor.js'
+
+export interface ManagerEvents {
+  status: [change: StatusChange]
+  qr: [qr: QrIssued]
+  profile: [instanceId: string]
+  open: [instanceId: string, connection: WaConnection]
+  closed: [instanceId: string, connection: WaConnection]
+  deleted: [instanceId: string]
+}
+
+export interface ManagerDeps {
+  repo: InstanceRepository
+  config: Pick<Config, 'sessionsDir' | 'sessions' | 'waWsUrl'>
+  sealer: Sealer
+  logger: Logger
+  now?: () => Date
+}
+
+/** Every instance's supervisor, and the admin operations on them. Knows nothing of HTTP. */
+export class InstanceManager extends EventEmitter<ManagerEvents> {
+  private readonly supervisors = new Map<string, InstanceSupervisor>()
+  private readonly now: () => Date
+  private restored = false
+
+  constructor(private readonly deps: ManagerDeps) {
+    super()
+    this.now = deps.now ?? (() => new Date())
+  }
+
+  get isRestored(): boolean {
+    return this.restored
+  }
+
+  create(input: { name?: string; tenantId?: string }): { instance: Instance; token: string } {
+    const id = `inst_${randomBytes(9).toString('base64url')}`
+    const token = generateToken('wgi')
+    const instance = this.deps.repo.insert(
+      {
+        id,
+        name: input.name ?? null,
+        tenant_id: input.tenantId ?? null,
+        token_hash: hashToken(token),
+        status: 'pending_qr',
+        status_reason: 'created',
+        has_credentials: 0,
+        phone: null,
+        lid: null,
+        push_name: null,
+        connected_at: null,
+        last_disconnect_code: null,
+        last_disconnect_reason: null,
+        last_disconnect_at: null,
+        pacing_ms: null,
+      },
+      this.now().toISOString(),
+    )
+    this.supervise(instance).start('created')
+    return { instance, token }
+  }
+
+  get(id: string): Instance {
+    const instance = this.deps.repo.get(id)
+    if (!instance) throw new AppError('INSTANCE_NOT_FOUND')
+    return instance
+  }
+
+  list(filter: { tenantId?: string } = {}): Instance[] {
+    return this.deps.repo.list(filter)
+  }
+
+  supervisor(id: string): InstanceSupervisor {
+    this.get(id)
+    const supervisor = this.supervisors.get(id)
+    if (!supervisor) throw new AppError('INSTANCE_NOT_FOUND')
+    return supervisor
+  }
+
+  qr(id: string): QrIssued {
+    const qr = this.supervisor(id).currentQr
+    if (!qr) throw new AppError('INSTANCE_NOT_PAIRING')
+    return qr
+  }
+
+  async pairingCode(id: string, phone: string): Promise<string> {
+    const supervisor = this.supervisor(id)
+    if (supervisor.status !== 'pending_qr') throw new AppError('INSTANCE_NOT_PAIRING')
+    try {
+      return await supervisor.requestPairingCode(phone)
+    } catch (err) {
+      this.deps.logger.warn({ err, instanceId: id }, 'pairing code request failed')
+      throw new AppError('PAIRING_CODE_FAILED')
+    }
+  }
+
+  restart(id: string): void {
+    this.supervisor(id).restart()
+  }
+
+  async disconnect(id: string): Promise<void> {
+    await this.supervisor(id).disconnect('logout')
+  }
+
+  async delete(id: string): Promise<void> {
+    const supervisor = this.supervisor(id)
+    if (supervisor.isPaired) await supervisor.disconnect('deleted')
+    supervisor.stop()
+    supervisor.removeAllListeners()
+    this.supervisors.delete(id)
+    this.deps.repo.delete(id)
+    SessionStore.destroy(this.deps.config.sessionsDir, id)
+    this.emit('deleted', id)
+  }
+
+  rotateToken(id: string): string {
+    this.get(id)
+    const token = generateToken('wgi')
+    this.deps.repo.update(id, { token_hash: hashToken(token) }, this.now().toISOString())
+    return token
+  }
+
+  /**
+   * Boot: every instance that has credentials and was not stopped on purpose reconnects, through a bounded queue
+   * with jitter so a restart with hundreds of sessions is no thundering herd. An instance that was waiting for a QR
+   * scan is *not* started (a restart must not turn into a QR storm): it becomes `disconnected` and needs a restart.
+   */
+  async restoreAll(): Promise<void> {
+    const queue = new PQueue({ concurrency: this.deps.config.sessions.restoreConcurrency })
+    for (const instance of this.deps.repo.list()) {
+      const supervisor = this.supervise(instance)
+      if (instance.status === 'disconnected') continue
+      if (!supervisor.isPaired) {
+        supervisor.forceStatus('disconnected', 'pairing_interrupted_by_restart')
+        continue
+      }
+      void queue.add(async () => {
+        await jitter(250)
+        supervisor.start('restored')
+        await supervisor.whenSettled(30_000)
+      })
+    }
+    await queue.onIdle()
+    this.restored = true
+  }
+
+  /** Graceful shutdown: sockets close without logging out, so the next boot resumes them. */
+  shutdown(): void {
+    for (const supervisor of this.supervisors.values()) supervisor.stop()
+  }
+
+  private supervise(instance: Instance): InstanceSupervisor {
+    const store = SessionStore.open(this.deps.config.sessionsDir, instance.id, this.deps.sealer)
+    const supervisor = new InstanceSupervisor({
+      instanceId: instance.id,
+      initialStatus: instance.status,
+      repo: this.deps.repo,
+      store,
+      logger: this.deps.logger,
+      sessions: this.deps.config.sessions,
+      wsUrl: this.deps.config.waWsUrl,
+      now: this.now,
+    })
+    supervisor.on('status', (change) => this.emit('status', change))
+    supervisor.on('qr', (qr) => this.emit('qr', qr))
+    supervisor.on('profile', () => this.emit('profile', instance.id))
+    supervisor.on('open', (connection) => this.emit('open', instance.id, connection))
+    supervisor.on('closed', (connection) => this.emit('closed', instance.id, connection))
+    this.supervisors.set(instance.id, supervisor)
+    return supervisor
+  }
+}
+
+function jitter(maxMs: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.floor(Math.random() * maxMs)))
+}

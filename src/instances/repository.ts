@@ -1,0 +1,84 @@
+import type { Database } from '../db/database.js'
+import type { InstanceRow } from '../db/schema.js'
+import type { InstanceStatus, StatusChange } from './status.js'
+
+export type Instance = InstanceRow
+
+export interface InstancePatch {
+  name?: string | null
+  phone?: string | null
+  lid?: string | null
+  push_name?: string | null
+  connected_at?: string | null
+  has_credentials?: number
+  token_hash?: string
+  pacing_ms?: number | null
+}
+
+/** Instance rows and their transition log. */
+export class InstanceRepository {
+  constructor(private readonly db: Database) {}
+
+  insert(row: Omit<Instance, 'created_at' | 'updated_at'>, at: string): Instance {
+    const full: Instance = { ...row, created_at: at, updated_at: at }
+    this.db.tx(() => {
+      this.db.run(this.db.qb.insertInto('instances').values(full))
+      this.logTransition({ instanceId: row.id, from: null, to: row.status as InstanceStatus, reason: row.status_reason ?? 'created', at })
+    })
+    return full
+  }
+
+  get(id: string): Instance | undefined {
+    return this.db.first(this.db.qb.selectFrom('instances').selectAll().where('id', '=', id))
+  }
+
+  list(filter: { tenantId?: string } = {}): Instance[] {
+    let query = this.db.qb.selectFrom('instances').selectAll().orderBy('created_at').orderBy('id')
+    if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId)
+    return this.db.all(query)
+  }
+
+  update(id: string, patch: InstancePatch, at: string): void {
+    this.db.run(this.db.qb.updateTable('instances').set({ ...patch, updated_at: at }).where('id', '=', id))
+  }
+
+  /** Records a status change and its reason in one transaction with any field changes that go with it. */
+  changeStatus(change: StatusChange, patch: InstancePatch = {}): void {
+    const closePatch =
+      change.to === 'disconnected' || change.code !== undefined
+        ? { last_disconnect_code: change.code ?? null, last_disconnect_reason: change.reason, last_disconnect_at: change.at }
+        : {}
+    this.db.tx(() => {
+      this.db.run(
+        this.db.qb
+          .updateTable('instances')
+          .set({ ...patch, ...closePatch, status: change.to, status_reason: change.reason, updated_at: change.at })
+          .where('id', '=', change.instanceId),
+      )
+      this.logTransition(change)
+    })
+  }
+
+  delete(id: string): void {
+    this.db.run(this.db.qb.deleteFrom('instances').where('id', '=', id))
+  }
+
+  transitions(id: string, limit = 50) {
+    return this.db.all(
+      this.db.qb.selectFrom('instance_transitions').selectAll().where('instance_id', '=', id).orderBy('id', 'desc').limit(limit),
+    )
+  }
+
+  private logTransition(change: StatusChange): void {
+    this.db.run(
+      this.db.qb.insertInto('instance_transitions').values({
+        instance_id: change.instanceId,
+        from_status: change.from,
+        to_status: change.to,
+        reason: change.reason,
+        code: change.code ?? null,
+        at: change.at,
+      }),
+    )
+  }
+}

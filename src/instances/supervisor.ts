@@ -1,0 +1,291 @@
+import { EventEmitter } from 'node:events'
+import type { Logger } from '../logger.js'
+import type { Config } from '../config.js'
+import type { SessionStore } from '../whatsapp/auth-store.js'
+import { WaConnection, type OwnIdentity } from '../whatsapp/connection.js'
+import type { CloseInfo } from '../whatsapp/close-reason.js'
+import { reconnectDelay } from './backoff.js'
+import type { InstancePatch, InstanceRepository } from './repository.js'
+import type { InstanceStatus, QrIssued, StatusChange } from './status.js'
+
+export interface SupervisorDeps {
+  instanceId: string
+  initialStatus: InstanceStatus
+  repo: InstanceRepository
+  store: SessionStore
+  logger: Logger
+  sessions: Config['sessions']
+  wsUrl: string | undefined
+  now?: () => Date
+}
+
+export interface SupervisorEvents {
+  status: [change: StatusChange]
+  qr: [qr: QrIssued]
+  /** Profile fields (phone, push name) changed without a status change. */
+  profile: []
+  /** A socket reached `open`; messaging attaches its handlers here. */
+  open: [connection: WaConnection]
+  /** The open socket closed. */
+  closed: [connection: WaConnection]
+}
+
+/** Baileys shows the first QR ref for 60 s and each later one for `qrTimeout` or 20 s (Socket/socket.js:694-726). */
+const FIRST_QR_MS = 60_000
+const NEXT_QR_MS = 20_000
+
+/**
+ * Keeps one instance's WhatsApp session alive and owns its status. The reconnect policy switches on the close code
+ * (see classifyClose), never on guesswork: 515 reconnects at once; 408/428/503/500 back off with full jitter;
+ * 401 wipes the credentials; 440 stops (reconnecting would knock the other client off, forever); exhausted QR refs
+ * stop; too many consecutive failures stop.
+ */
+export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
+  private statusValue: InstanceStatus
+  private connection: WaConnection | undefined
+  private openConnection: WaConnection | undefined
+  private qrState: QrIssued | undefined
+  private qrAttempt = 0
+  private failures = 0
+  private reconnectTimer: NodeJS.Timeout | undefined
+  private stopped = false
+  private readonly now: () => Date
+  private readonly log: Logger
+
+  constructor(private readonly deps: SupervisorDeps) {
+    super()
+    this.statusValue = deps.initialStatus
+    this.now = deps.now ?? (() => new Date())
+    this.log = deps.logger.child({ instanceId: deps.instanceId })
+  }
+
+  get id(): string {
+    return this.deps.instanceId
+  }
+
+  get status(): InstanceStatus {
+    return this.statusValue
+  }
+
+  get currentQr(): QrIssued | undefined {
+    return this.statusValue === 'pending_qr' ? this.qrState : undefined
+  }
+
+  /** The socket while it is open, for sending. */
+  get socket(): WaConnection | undefined {
+    return this.openConnection
+  }
+
+  get isPaired(): boolean {
+    return this.deps.store.isOpen && this.deps.store.readCreds()?.account !== undefined
+  }
+
+  /** Opens a socket: with credentials it logs in (`connecting`), without them it starts a QR cycle (`pending_qr`). */
+  start(reason: string): void {
+    if (this.stopped || this.connection) return
+    this.clearReconnect()
+    this.qrAttempt = 0
+    this.qrState = undefined
+    const paired = this.isPaired
+    this.setStatus(paired ? 'connecting' : 'pending_qr', reason)
+    this.openSocket()
+  }
+
+  /** Bounces the connection without unpairing; with no credentials that is a fresh QR cycle. */
+  restart(): void {
+    this.failures = 0
+    this.closeSocket('restart')
+    this.start('restart')
+  }
+
+  /**
+   * Logs out so the phone no longer lists the device, then wipes the credentials. When the socket is not open the
+   * phone cannot be told; the credentials are wiped all the same.
+   */
+  async disconnect(reason = 'logout'): Promise<void> {
+    this.clearReconnect()
+    const open = this.openConnection
+    if (open) {
+      const closed = new Promise<void>((resolve) => open.once('close', () => resolve()))
+      await open.logout().catch((err: unknown) => this.log.warn({ err }, 'logout request failed; wiping credentials anyway'))
+      await closed
+    }
+    this.closeSocket(reason)
+    this.forgetCredentials()
+    if (this.statusValue !== 'disconnected') this.setStatus('disconnected', reason)
+  }
+
+  async requestPairingCode(phone: string): Promise<string> {
+    if (!this.connection || this.statusValue !== 'pending_qr') throw new Error('not pairing')
+    return this.connection.requestPairingCode(phone)
+  }
+
+  /** Sets a status without touching the socket (boot uses it for instances it does not start). */
+  forceStatus(to: InstanceStatus, reason: string): void {
+    this.setStatus(to, reason)
+  }
+
+  /** Shutdown: closes the socket without logging out and never reconnects. */
+  stop(): void {
+    this.stopped = true
+    this.clearReconnect()
+    this.closeSocket('shutdown')
+    this.deps.store.close()
+  }
+
+  /** Resolves once the instance reaches `connected`, or rejects when it ends anywhere else first. */
+  whenSettled(timeoutMs: number): Promise<InstanceStatus> {
+    return new Promise((resolve) => {
+      const done = (status: InstanceStatus) => {
+        clearTimeout(timer)
+        this.off('status', onStatus)
+        resolve(status)
+      }
+      const onStatus = (change: StatusChange) => {
+        if (change.to === 'connected' || change.to === 'disconnected') done(change.to)
+      }
+      const timer = setTimeout(() => done(this.statusValue), timeoutMs)
+      timer.unref()
+      if (this.statusValue === 'connected' || this.statusValue === 'disconnected') done(this.statusValue)
+      else this.on('status', onStatus)
+    })
+  }
+
+  private openSocket(): void {
+    const connection = new WaConnection({
+      store: this.deps.store,
+      logger: this.log,
+      wsUrl: this.deps.wsUrl,
+      qrTimeoutMs: this.deps.sessions.qrTimeoutMs,
+      keepAliveIntervalMs: this.deps.sessions.keepAliveIntervalMs,
+      syncFullHistory: this.deps.sessions.syncFullHistory,
+    })
+    this.connection = connection
+    connection.on('qr', (qr) => this.onQr(qr))
+    connection.on('open', (me) => this.onOpen(connection, me))
+    connection.on('credentials', (paired) => this.onCredentials(connection, paired))
+    connection.on('close', (info) => this.onClose(connection, info))
+  }
+
+  private onQr(qr: string): void {
+    this.qrAttempt += 1
+    const ttl = this.qrAttempt === 1 ? FIRST_QR_MS : (this.deps.sessions.qrTimeoutMs ?? NEXT_QR_MS)
+    this.qrState = {
+      instanceId: this.id,
+      qr,
+      attempt: this.qrAttempt,
+      expiresAt: new Date(this.now().getTime() + ttl).toISOString(),
+    }
+    if (this.statusValue !== 'pending_qr') this.setStatus('pending_qr', 'qr_issued')
+    this.emit('qr', this.qrState)
+  }
+
+  private onOpen(connection: WaConnection, me: OwnIdentity): void {
+    if (connection !== this.connection) return
+    const wasPairing = this.statusValue === 'pending_qr' || this.qrAttempt > 0
+    this.failures = 0
+    this.openConnection = connection
+    this.qrState = undefined
+    this.setStatus('connected', wasPairing ? 'paired' : 'connected', undefined, {
+      phone: me.phone || null,
+      lid: me.lid ?? null,
+      ...(me.pushName ? { push_name: me.pushName } : {}),
+      connected_at: this.now().toISOString(),
+      has_credentials: 1,
+    })
+    this.emit('open', connection)
+  }
+
+  private onCredentials(connection: WaConnection, paired: boolean): void {
+    if (connection !== this.connection || !paired) return
+    const me = connection.identity()
+    const row = this.deps.repo.get(this.id)
+    if (!row) return
+    const patch: InstancePatch = {}
+    if (row.has_credentials !== 1) patch.has_credentials = 1
+    if (me.phone && row.phone !== me.phone) patch.phone = me.phone
+    if (me.lid && row.lid !== me.lid) patch.lid = me.lid
+    if (me.pushName && row.push_name !== me.pushName) patch.push_name = me.pushName
+    if (Object.keys(patch).length === 0) return
+    this.deps.repo.update(this.id, patch, this.now().toISOString())
+    this.emit('profile')
+  }
+
+  private onClose(connection: WaConnection, info: CloseInfo): void {
+    if (connection === this.openConnection) {
+      this.openConnection = undefined
+      this.emit('closed', connection)
+    }
+    if (connection !== this.connection) return
+    this.connection = undefined
+    this.qrState = undefined
+    if (this.stopped || info.reason === 'restart' || info.reason === 'shutdown') return
+    this.log.info({ code: info.code, reason: info.reason }, 'socket closed')
+    switch (info.kind) {
+      case 'restart_required':
+        // After pair-success the server asks for a fresh socket with the new credentials (Socket/socket.js:791-796).
+        return this.start('restart_required')
+      case 'logged_out':
+        this.forgetCredentials()
+        return this.setStatus('disconnected', info.reason, info.code)
+      case 'replaced':
+        return this.setStatus('disconnected', 'replaced', info.code)
+      case 'qr_exhausted':
+        return this.setStatus('disconnected', 'qr_attempts_exhausted', info.code)
+      default:
+        return this.scheduleReconnect(info)
+    }
+  }
+
+  private scheduleReconnect(info: CloseInfo): void {
+    this.failures += 1
+    if (this.failures >= this.deps.sessions.maxConsecutiveFailures) {
+      return this.setStatus('disconnected', 'too_many_failures', info.code)
+    }
+    const s = this.deps.sessions
+    const delay = reconnectDelay(this.failures, {
+      baseMs: s.backoffBaseMs,
+      maxMs: s.backoffMaxMs,
+      failuresBeforeLong: s.failuresBeforeLongBackoff,
+      longMs: s.backoffLongMs,
+    })
+    const paired = this.isPaired
+    this.setStatus(paired ? 'connecting' : 'pending_qr', info.reason, info.code)
+    this.log.info({ delayMs: delay, failures: this.failures }, 'reconnect scheduled')
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined
+      this.start(info.reason)
+    }, delay)
+  }
+
+  private forgetCredentials(): void {
+    if (this.deps.store.isOpen) this.deps.store.wipe()
+    this.deps.repo.update(this.id, { has_credentials: 0, connected_at: null }, this.now().toISOString())
+  }
+
+  private closeSocket(reason: string): void {
+    const connection = this.connection
+    this.connection = undefined
+    this.qrState = undefined
+    connection?.end({ kind: 'other', code: 0, reason })
+  }
+
+  private clearReconnect(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer)
+    this.reconnectTimer = undefined
+  }
+
+  private setStatus(to: InstanceStatus, reason: string, code?: number, patch: InstancePatch = {}): void {
+    const from = this.statusValue
+    const change: StatusChange = { instanceId: this.id, from, to, reason, at: this.now().toISOString(), ...(code ? { code } : {}) }
+    if (from === to && Object.keys(patch).length === 0 && code === undefined) return
+    this.statusValue = to
+    this.deps.repo.changeStatus(change, patch)
+    if (from !== to) {
+      this.log.info({ from, to, reason, code }, 'status changed')
+      this.emit('status', change)
+    } else if (Object.keys(patch).length > 0) {
+      this.emit('profile')
+    }
+  }
+}

@@ -1,0 +1,175 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+// Plain spawn rather than fluent-ffmpeg: fluent-ffmpeg is archived, wants ffprobe for metadata (which the static
+// binary lacks), and its builder adds nothing over an argument array; spawn gives direct control of kill and pipes.
+
+export interface FfmpegJob {
+  input: Buffer
+  /** Arguments after `-i <input>`. `output` is a temp file path ending in `.${outputExt}`. */
+  args: (io: { output: string }) => string[]
+  /** Arguments before `-i`, e.g. `-ss`. */
+  inputArgs?: string[]
+  /** When set, the job writes a temp file with this extension and the result carries its bytes. */
+  outputExt?: string
+  timeoutMs?: number
+}
+
+export interface FfmpegResult {
+  /** The temp output file's bytes, when `outputExt` was given. */
+  output?: Buffer
+  /** What ffmpeg wrote to `pipe:1`. */
+  stdout: Buffer
+  stderr: string
+}
+
+export class FfmpegError extends Error {
+  readonly stderr: string
+  readonly exitCode: number | null
+  readonly timedOut: boolean
+
+  constructor(message: string, stderr: string, exitCode: number | null, timedOut: boolean) {
+    super(message)
+    this.name = 'FfmpegError'
+    this.stderr = stderr
+    this.exitCode = exitCode
+    this.timedOut = timedOut
+  }
+}
+
+export interface FfmpegRunner {
+  run(job: FfmpegJob): Promise<FfmpegResult>
+  stats(): { running: number; queued: number; peakRunning: number }
+}
+
+export interface FfmpegRunnerOptions {
+  binary?: string
+  maxConcurrent?: number
+  defaultTimeoutMs?: number
+  /** Cap on captured stdout, so a runaway decode cannot exhaust memory. */
+  maxStdoutBytes?: number
+}
+
+const MAX_STDERR_CHARS = 256 * 1024
+
+export function defaultFfmpegBinary(): string {
+  if (process.env.FFMPEG_PATH) return process.env.FFMPEG_PATH
+  const require = createRequire(import.meta.url)
+  return (require('@ffmpeg-installer/ffmpeg') as { path: string }).path
+}
+
+/** A bounded pool: at most `maxConcurrent` ffmpeg processes; the rest wait in FIFO order. */
+export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRunner {
+  const maxConcurrent = Math.max(1, options.maxConcurrent ?? availableParallelism())
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000
+  const maxStdoutBytes = options.maxStdoutBytes ?? 256 * 1024 * 1024
+  let binary = options.binary
+  let running = 0
+  let peakRunning = 0
+  const waiting: Array<() => void> = []
+
+  async function acquire(): Promise<void> {
+    if (running < maxConcurrent) {
+      running++
+    } else {
+      // The releasing job hands its slot over directly, so `running` never exceeds the bound.
+      await new Promise<void>((resolve) => waiting.push(resolve))
+    }
+    peakRunning = Math.max(peakRunning, running)
+  }
+
+  function release(): void {
+    const next = waiting.shift()
+    if (next) next()
+    else running--
+  }
+
+  async function run(job: FfmpegJob): Promise<FfmpegResult> {
+    binary ??= defaultFfmpegBinary()
+    const bin = binary
+    await acquire()
+    const dir = await mkdtemp(join(tmpdir(), 'wagw-ffmpeg-')).catch((err: unknown) => {
+      release()
+      throw err
+    })
+    try {
+      const input = join(dir, 'input')
+      const output = job.outputExt ? join(dir, `output.${job.outputExt}`) : join(dir, 'unused')
+      await writeFile(input, job.input)
+      const args = ['-hide_banner', '-nostdin', '-y', ...(job.inputArgs ?? []), '-i', input, ...job.args({ output })]
+      const { stdout, stderr } = await spawnFfmpeg(bin, args, job.timeoutMs ?? defaultTimeoutMs, maxStdoutBytes)
+      const result: FfmpegResult = { stdout, stderr }
+      if (job.outputExt) result.output = await readFile(output)
+      return result
+    } finally {
+      release()
+      await rm(dir, { recursive: true, force: true })
+    }
+  }
+
+  return { run, stats: () => ({ running, queued: waiting.length, peakRunning }) }
+}
+
+function spawnFfmpeg(
+  binary: string,
+  args: string[],
+  timeoutMs: number,
+  maxStdoutBytes: number,
+): Promise<{ stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const chunks: Buffer[] = []
+    let stdoutBytes = 0
+    let stderr = ''
+    let failure: string | undefined
+    let timedOut = false
+
+    const timer = setTimeout(() => {
+      timedOut = true
+      failure = `ffmpeg timed out after ${timeoutMs} ms`
+      child.kill('SIGKILL')
+    }, timeoutMs)
+
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdoutBytes += chunk.length
+      if (stdoutBytes > maxStdoutBytes) {
+        failure ??= `ffmpeg wrote more than ${maxStdoutBytes} bytes`
+        child.kill('SIGKILL')
+        return
+      }
+      chunks.push(chunk)
+    })
+    child.stderr.setEncoding('utf8')
+    child.stderr.on('data', (text: string) => {
+      if (stderr.length < MAX_STDERR_CHARS) stderr += text
+    })
+    child.on('error', (err) => {
+      failure ??= `ffmpeg could not start: ${err.message}`
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      if (failure === undefined && code === 0) {
+        resolve({ stdout: Buffer.concat(chunks), stderr })
+        return
+      }
+      const message = failure ?? `ffmpeg exited with code ${code}: ${lastLine(stderr)}`
+      reject(new FfmpegError(message, stderr, code, timedOut))
+    })
+  })
+}
+
+function lastLine(text: string): string {
+  const lines = text.split(/[\r\n]+/).filter((l) => l.trim().length > 0)
+  return lines.at(-1)?.trim() ?? ''
+}
+
+let defaultRunner: FfmpegRunner | undefined
+
+/** The process-wide pool, bounded by `os.availableParallelism()`. */
+export function ffmpegRunner(): FfmpegRunner {
+  defaultRunner ??= createFfmpegRunner()
+  return defaultRunner
+}

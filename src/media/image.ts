@@ -1,0 +1,80 @@
+import sharp from 'sharp'
+import { AppError } from '../errors.js'
+import { conversionFailed } from './conversion-error.js'
+import { isImage, sniffMedia } from './sniff.js'
+
+export interface PreparedImage {
+  bytes: Buffer
+  mimetype: string
+  width: number
+  height: number
+  jpegThumbnail: Buffer
+}
+
+// About 100 MP: above every phone camera in use, below what lets one request hold gigabytes of decoded pixels.
+const SHARP_INPUT: sharp.SharpOptions = { limitInputPixels: 100_000_000 }
+const THUMBNAIL_WIDTH = 32
+const WHITE = { r: 255, g: 255, b: 255 }
+
+/** JPEG and PNG go out as they came unless EXIF says to rotate; every other image format becomes JPEG. */
+export async function prepareImage(bytes: Buffer): Promise<PreparedImage> {
+  const type = sniffMedia(bytes)
+  if (!type || !isImage(type)) throw new AppError('MEDIA_TYPE_MISMATCH', 'The content is not an image')
+  try {
+    const meta = await sharp(bytes, SHARP_INPUT).metadata()
+    const rotated = (meta.orientation ?? 1) > 1
+    const passThrough = (type.mime === 'image/jpeg' || type.mime === 'image/png') && !rotated
+    let out = bytes
+    let mimetype = type.mime
+    let width = meta.width
+    let height = meta.height
+    if (!passThrough) {
+      const pipeline = sharp(bytes, SHARP_INPUT).rotate()
+      const { data, info } = await (type.mime === 'image/png'
+        ? pipeline.png()
+        : pipeline.flatten({ background: WHITE }).jpeg({ quality: 85 })
+      ).toBuffer({ resolveWithObject: true })
+      out = data
+      mimetype = type.mime === 'image/png' ? 'image/png' : 'image/jpeg'
+      width = info.width
+      height = info.height
+    }
+    if (!width || !height) throw new Error('the image has no dimensions')
+    return { bytes: out, mimetype, width, height, jpegThumbnail: await jpegThumbnail(out) }
+  } catch (err) {
+    throw conversionFailed(err, 'image')
+  }
+}
+
+/** The small preview WhatsApp shows before the download (Baileys' `jpegThumbnail`, 32 px wide). */
+export function jpegThumbnail(image: Buffer): Promise<Buffer> {
+  return sharp(image, SHARP_INPUT)
+    .rotate()
+    .resize({ width: THUMBNAIL_WIDTH })
+    .flatten({ background: WHITE })
+    .jpeg({ quality: 50 })
+    .toBuffer()
+}
+
+const STICKER_SIZE = 512
+
+/** WebP goes out as it came (it may be animated); other images become a 512×512 WebP, letterboxed on transparency. */
+export async function prepareSticker(bytes: Buffer): Promise<Omit<PreparedImage, 'jpegThumbnail'>> {
+  const type = sniffMedia(bytes)
+  if (!type || !isImage(type)) throw new AppError('MEDIA_TYPE_MISMATCH', 'A sticker must be an image (WebP, PNG or JPEG)')
+  try {
+    if (type.mime === 'image/webp') {
+      const meta = await sharp(bytes, SHARP_INPUT).metadata()
+      if (!meta.width || !meta.height) throw new Error('the image has no dimensions')
+      return { bytes, mimetype: 'image/webp', width: meta.width, height: meta.pageHeight ?? meta.height }
+    }
+    const { data, info } = await sharp(bytes, SHARP_INPUT)
+      .rotate()
+      .resize(STICKER_SIZE, STICKER_SIZE, { fit: 'contain', background: { r: 0, g: 0, b: 0, alpha: 0 } })
+      .webp({ quality: 80 })
+      .toBuffer({ resolveWithObject: true })
+    return { bytes: data, mimetype: 'image/webp', width: info.width, height: info.height }
+  } catch (err) {
+    throw conversionFailed(err, 'sticker')
+  }
+}

@@ -1,0 +1,139 @@
+import { EventEmitter } from 'node:events'
+import makeWASocket, {
+  Browsers,
+  jidDecode,
+  makeCacheableSignalKeyStore,
+  type AuthenticationCreds,
+  type WASocket,
+} from '@whiskeysockets/baileys'
+import type { Logger } from '../logger.js'
+import { classifyClose, type CloseInfo } from './close-reason.js'
+import type { SessionStore } from './auth-store.js'
+import { BoundedCache } from './bounded-cache.js'
+
+export interface ConnectionOptions {
+  store: SessionStore
+  logger: Logger
+  /** The WhatsApp Web socket; undefined means WhatsApp's own. */
+  wsUrl?: string
+  qrTimeoutMs?: number
+  keepAliveIntervalMs: number
+  syncFullHistory: boolean
+}
+
+export interface OwnIdentity {
+  phone: string
+  lid: string | undefined
+  pushName: string | undefined
+}
+
+export interface ConnectionEvents {
+  qr: [qr: string]
+  open: [me: OwnIdentity]
+  /** Credentials changed; `paired` says whether they now identify a linked device. */
+  credentials: [paired: boolean]
+  close: [info: CloseInfo]
+}
+
+/**
+ * One Baileys socket, from open to close. It never reconnects by itself: the instance supervisor decides what a
+ * close means. Everything Baileys-specific about the lifecycle stays in this file.
+ */
+export class WaConnection extends EventEmitter<ConnectionEvents> {
+  readonly socket: WASocket
+  private closed = false
+  private lastFrameAt = Date.now()
+  private readonly watchdog: NodeJS.Timeout
+  private readonly creds: AuthenticationCreds
+
+  constructor(private readonly opts: ConnectionOptions) {
+    super()
+    const auth = opts.store.authState()
+    this.creds = auth.creds
+    const baileysLogger = opts.logger.child({ module: 'baileys' }, { level: process.env.BAILEYS_LOG_LEVEL ?? 'silent' })
+    this.socket = makeWASocket({
+      auth: { creds: auth.creds, keys: makeCacheableSignalKeyStore(auth.keys, baileysLogger) },
+      logger: baileysLogger,
+      browser: Browsers.ubuntu('Plixa Gateway'),
+      ...(opts.wsUrl ? { waWebSocketUrl: opts.wsUrl } : {}),
+      ...(opts.qrTimeoutMs ? { qrTimeout: opts.qrTimeoutMs } : {}),
+      keepAliveIntervalMs: opts.keepAliveIntervalMs,
+      connectTimeoutMs: Math.max(20_000, opts.keepAliveIntervalMs),
+      markOnlineOnConnect: false,
+      syncFullHistory: opts.syncFullHistory,
+      shouldSyncHistoryMessage: () => opts.syncFullHistory,
+      // Memory discipline: Baileys' default caches are unbounded TTL maps; these are size-capped.
+      msgRetryCounterCache: new BoundedCache(1_000),
+      userDevicesCache: new BoundedCache(2_000),
+      mediaCache: new BoundedCache(200),
+      enableRecentMessageCache: false,
+    })
+    this.socket.ev.on('creds.update', () => {
+      // Baileys has already merged the update into the creds object (Socket/socket.js:855).
+      if (!opts.store.isOpen) return
+      opts.store.writeCreds(this.creds)
+      this.emit('credentials', isPaired(this.creds))
+    })
+    this.socket.ev.on('connection.update', (update) => {
+      if (update.qr) this.emit('qr', update.qr)
+      if (update.connection === 'open') this.emit('open', this.identity())
+      if (update.connection === 'close') this.finish(classifyClose(update.lastDisconnect?.error))
+    })
+    this.socket.ws.on('frame', () => {
+      this.lastFrameAt = Date.now()
+    })
+    // Baileys' keep-alive notices silence only while its ping timer runs; this watchdog covers every phase.
+    // Two intervals plus a margin: Baileys itself gives up after one interval + 5 s (Socket/socket.js:530-560).
+    const silenceLimit = opts.keepAliveIntervalMs * 2 + 5_000
+    this.watchdog = setInterval(() => {
+      if (Date.now() - this.lastFrameAt > silenceLimit) {
+        opts.logger.warn({ silenceMs: Date.now() - this.lastFrameAt }, 'socket silent past the keep-alive window; restarting it')
+        this.end({ kind: 'connection_lost', code: 408, reason: 'watchdog_silence' })
+      }
+    }, opts.keepAliveIntervalMs)
+    this.watchdog.unref()
+  }
+
+  get isPaired(): boolean {
+    return isPaired(this.creds)
+  }
+
+  identity(): OwnIdentity {
+    const me = this.creds.me
+    return {
+      phone: jidDecode(me?.id)?.user ?? '',
+      lid: me?.lid ? jidDecode(me.lid)?.user : undefined,
+      pushName: me?.name && me.name !== '~' ? me.name : undefined,
+    }
+  }
+
+  async requestPairingCode(phone: string): Promise<string> {
+    return this.socket.requestPairingCode(phone)
+  }
+
+  /** Logs out: WhatsApp removes the linked device from the phone; the close that follows carries 401. */
+  async logout(): Promise<void> {
+    await this.socket.logout()
+  }
+
+  /** Closes the socket without logging out (shutdown, restart); the close event reports `info`. */
+  end(info: CloseInfo = { kind: 'other', code: 0, reason: 'closed_by_daemon' }): void {
+    if (this.closed) return
+    this.finish(info)
+    void this.socket.end(undefined)
+  }
+
+  private finish(info: CloseInfo): void {
+    if (this.closed) return
+    this.closed = true
+    clearInterval(this.watchdog)
+    this.socket.ev.removeAllListeners('creds.update')
+    this.socket.ev.removeAllListeners('connection.update')
+    this.emit('close', info)
+  }
+}
+
+/** Paired once pair-success stored the ADV-signed account identity; a requested pairing code alone sets only `me`. */
+function isPaired(creds: AuthenticationCreds): boolean {
+  return Boolean(creds.account && creds.me?.id)
+}
