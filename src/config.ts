@@ -41,6 +41,8 @@ export interface Config {
     readonly pacingMs: number
     readonly waitSentTimeoutMs: number
     readonly idempotencyTtlMs: number
+    /** After WhatsApp answers a send with a rate error (429, 463) the instance's queue stops this long. */
+    readonly ratePauseMs: number
   }
   readonly webhooks: {
     readonly retryScheduleMs: readonly number[]
@@ -193,6 +195,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       pacingMs: e.int('SEND_PACING_MS', 0, 0, MINUTE),
       waitSentTimeoutMs: e.int('WAIT_SENT_TIMEOUT_MS', 15_000, 100, 2 * MINUTE),
       idempotencyTtlMs: e.int('IDEMPOTENCY_TTL_MS', 24 * HOUR, 1_000, 30 * 24 * HOUR),
+      ratePauseMs: e.int('SEND_RATE_PAUSE_MS', 5 * MINUTE, 0, 24 * HOUR),
     },
     webhooks: {
       retryScheduleMs: e.durations('WEBHOOK_RETRY_SCHEDULE_MS', [MINUTE, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 12 * HOUR]),

@@ -9,11 +9,19 @@ import type { Logger } from './logger.js'
 import { resolveAdminToken, resolveSecretKey } from './security/secrets.js'
 import { Sealer } from './security/sealing.js'
 import { ensureStrictCurveVerify } from './whatsapp/curve-verify.js'
+import { Outbox } from './events/outbox.js'
+import { SinkDirectory } from './events/sinks.js'
+import { createMessaging, type Messaging } from './messages/index.js'
+import { prepareMedia } from './media/index.js'
+import { createGuardedAgent } from './net/index.js'
+import { BaileysMessenger } from './whatsapp/messenger.js'
+import { newWaMessageId } from './whatsapp/outbound.js'
 
 export interface Daemon {
   app: Awaited<ReturnType<typeof buildApp>>
   db: Database
   manager: InstanceManager
+  messaging: Messaging
   /** Set only on the first start without GATEWAY_ADMIN_TOKEN: print it once. */
   generatedAdminToken: string | undefined
   /** Listens, then restores sessions in the background; resolves with the bound address. */
@@ -30,12 +38,41 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   const admin = resolveAdminToken(config.adminToken, db)
   const instances = new InstanceRepository(db)
   const manager = new InstanceManager({ repo: instances, config, sealer: new Sealer(secretKey, 'sessions'), logger })
-  const app = await buildApp({ config, logger, db, instances, manager, adminTokenHash: admin.hash })
+  // One outbox for every producer. (Sending wired it first; the event-delivery wiring should reuse this instance.)
+  const sinks = new SinkDirectory({
+    db,
+    sealer: new Sealer(secretKey, 'webhooks'),
+    ...(config.plixaCoreUrl && config.plixaCoreSecret ? { envCore: { url: config.plixaCoreUrl, secret: config.plixaCoreSecret } } : {}),
+  })
+  const outbox = new Outbox(db, sinks)
+  const mediaAgent = createGuardedAgent({ allow: config.allowPrivateCidrs })
+  const mediaLimits = {
+    mediaMaxBytes: config.limits.mediaMaxBytes,
+    documentMaxBytes: config.limits.documentMaxBytes,
+    fetchTimeoutMs: config.limits.mediaFetchTimeoutMs,
+    agent: mediaAgent,
+  }
+  const messaging = createMessaging({
+    config,
+    db,
+    outbox,
+    instances,
+    logger,
+    instanceStatus: (id) => manager.supervisor(id).status,
+    prepareMedia: (kind, input) => prepareMedia(kind, input, mediaLimits),
+    newWaMessageId,
+  })
+  manager.on('open', (id, connection) => messaging.dispatcher.attach(id, new BaileysMessenger(connection), connection))
+  manager.on('closed', (id, connection) => messaging.dispatcher.detach(id, connection))
+  manager.on('deleted', (id) => messaging.dispatcher.forget(id))
+  messaging.service.start()
+  const app = await buildApp({ config, logger, db, instances, manager, adminTokenHash: admin.hash, messages: messaging.service })
   let restoring: Promise<void> = Promise.resolve()
   return {
     app,
     db,
     manager,
+    messaging,
     generatedAdminToken: admin.generated,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host })
@@ -44,6 +81,8 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     },
     async close() {
       await app.close()
+      messaging.service.stop()
+      await messaging.dispatcher.stop()
       manager.shutdown()
       await restoring
       db.close()

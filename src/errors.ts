@@ -40,6 +40,17 @@ export const ERRORS = {
   IDEMPOTENCY_KEY_IN_USE: { status: 409, retryable: true, message: 'A request with this Idempotency-Key is still in flight' },
   IDEMPOTENCY_KEY_REUSED: { status: 422, retryable: false, message: 'This Idempotency-Key was used with a different body' },
   MESSAGE_NOT_FOUND: { status: 404, retryable: false, message: 'No such message' },
+  UNKNOWN_FIELD: { status: 400, retryable: false, message: 'The body has a field this message type does not take' },
+  TEXT_TOO_LONG: { status: 400, retryable: false, message: 'data.text is longer than WhatsApp allows (65,536 characters)' },
+  LOCATION_INVALID: { status: 400, retryable: false, message: 'data.latitude must be -90..90 and data.longitude -180..180' },
+  REACTION_INVALID: { status: 400, retryable: false, message: 'A reaction needs data.message_id and data.emoji (one emoji, or "" to remove)' },
+  CONTACT_INVALID: { status: 400, retryable: false, message: 'A contact needs data.contact_name and data.contact_phone (8 to 18 digits)' },
+  TARGET_MESSAGE_NOT_FOUND: { status: 422, retryable: false, message: 'data.message_id names no known message of this instance' },
+  IDEMPOTENCY_KEY_INVALID: { status: 400, retryable: false, message: 'Idempotency-Key must be 1 to 255 visible ASCII characters' },
+  // outbound failures recorded on a message (GET /messages/:id error.code, message.status events); never an HTTP answer
+  SEND_FAILED: { status: 502, retryable: true, message: 'WhatsApp did not accept the message after several attempts' },
+  WHATSAPP_RATE_LIMITED: { status: 429, retryable: true, message: 'WhatsApp refused the message: rate limit or reach-out lock' },
+  WHATSAPP_REJECTED: { status: 502, retryable: false, message: 'WhatsApp refused the message' },
   // webhooks and tenants
   WEBHOOK_NOT_FOUND: { status: 404, retryable: false, message: 'No such webhook' },
   WEBHOOK_URL_FORBIDDEN: { status: 422, retryable: false, message: 'The webhook URL resolves to a forbidden address' },

@@ -48,7 +48,11 @@ export interface Schema {
     filename: string | null
     created_at: string
     expires_at: string | null
+    status: 'pending' | 'stored' | 'failed'
+    source: string | null
+    error: string | null
   }
+  inbound_journal: { instance_id: string; wa_message_id: string; stanza: string; plaintext: Buffer; created_at: number }
 }
 
 export interface InstanceRow {
@@ -90,6 +94,7 @@ export interface MessageRow {
   status: string
   error_code: string | null
   error_message: string | null
+  error_wa_code: number | null
   attempts: number
   send_started_at: string | null
   wa_timestamp: number | null
@@ -108,6 +113,7 @@ export interface WebhookRow {
   previous_valid_until: string | null
   enabled: number
   disabled_reason: string | null
+  include_media_base64: number
   created_at: string
   updated_at: string
 }

@@ -9,6 +9,8 @@ import { AuthFailureLimiter, Authenticator } from './auth.js'
 import { installErrorHandling } from './error-handler.js'
 import { healthRoutes } from './routes/health.js'
 import { instanceRoutes } from './routes/instances.js'
+import { messageRoutes } from './routes/messages.js'
+import type { MessageService } from '../messages/service.js'
 
 export interface AppDeps {
   config: Config
@@ -17,6 +19,7 @@ export interface AppDeps {
   instances: InstanceRepository
   manager: InstanceManager
   adminTokenHash: string
+  messages: MessageService
 }
 
 /** The HTTP face of the daemon. Routes translate between HTTP and the domain modules, nothing more. */
@@ -37,5 +40,6 @@ export async function buildApp(deps: AppDeps) {
   })
   await app.register(healthRoutes({ db: deps.db, manager: deps.manager }))
   await app.register(instanceRoutes({ manager: deps.manager, auth }))
+  await app.register(messageRoutes({ messages: deps.messages, auth }))
   return app
 }

@@ -16,6 +16,8 @@ export interface ManagerEvents {
   status: [change: StatusChange]
   qr: [qr: QrIssued]
   profile: [instanceId: string]
+  /** A socket was created for the instance (before any frame arrives); see SupervisorEvents.socket. */
+  socket: [instanceId: string, connection: WaConnection]
   open: [instanceId: string, connection: WaConnection]
   closed: [instanceId: string, connection: WaConnection]
   deleted: [instanceId: string]
@@ -34,10 +36,12 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   private readonly supervisors = new Map<string, InstanceSupervisor>()
   private readonly now: () => Date
   private restored = false
+  private readonly restoreQueue: PQueue
 
   constructor(private readonly deps: ManagerDeps) {
     super()
     this.now = deps.now ?? (() => new Date())
+    this.restoreQueue = new PQueue({ concurrency: deps.config.sessions.restoreConcurrency })
   }
 
   get isRestored(): boolean {
@@ -137,7 +141,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
    * scan is *not* started (a restart must not turn into a QR storm): it becomes `disconnected` and needs a restart.
    */
   async restoreAll(): Promise<void> {
-    const queue = new PQueue({ concurrency: this.deps.config.sessions.restoreConcurrency })
+    const queue = this.restoreQueue
     for (const instance of this.deps.repo.list()) {
       const supervisor = this.supervise(instance)
       if (instance.status === 'disconnected') continue
@@ -157,6 +161,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
 
   /** Graceful shutdown: sockets close without logging out, so the next boot resumes them. */
   shutdown(): void {
+    this.restoreQueue.clear()
     for (const supervisor of this.supervisors.values()) supervisor.stop()
   }
 
@@ -175,6 +180,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
     supervisor.on('status', (change) => this.emit('status', change))
     supervisor.on('qr', (qr) => this.emit('qr', qr))
     supervisor.on('profile', () => this.emit('profile', instance.id))
+    supervisor.on('socket', (connection) => this.emit('socket', instance.id, connection))
     supervisor.on('open', (connection) => this.emit('open', instance.id, connection))
     supervisor.on('closed', (connection) => this.emit('closed', instance.id, connection))
     this.supervisors.set(instance.id, supervisor)

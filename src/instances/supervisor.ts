@@ -24,13 +24,20 @@ export interface SupervisorEvents {
   qr: [qr: QrIssued]
   /** Profile fields (phone, push name) changed without a status change. */
   profile: []
+  /**
+   * A socket was created, before it can receive a single frame: inbound handling attaches here, because offline
+   * messages are processed (and their upserts flushed) before `open` may fire (Socket/socket.js:746-765, 832-838).
+   */
+  socket: [connection: WaConnection]
   /** A socket reached `open`; messaging attaches its handlers here. */
   open: [connection: WaConnection]
   /** The open socket closed. */
   closed: [connection: WaConnection]
+  /** stop() was called: this supervisor will never connect again. */
+  stopped: []
 }
 
-/** Baileys shows the first QR ref for 60 s and each later one for `qrTimeout` or 20 s (Socket/socket.js:694-726). */
+/** Baileys shows the first QR ref for `qrTimeout` or 60 s, each later one for `qrTimeout` or 20 s (Socket/socket.js:709-722). */
 const FIRST_QR_MS = 60_000
 const NEXT_QR_MS = 20_000
 
@@ -47,6 +54,8 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   private qrState: QrIssued | undefined
   private qrAttempt = 0
   private failures = 0
+  /** Set between pair-success (515 while pairing) and the first `open` with the new credentials. */
+  private justPaired = false
   private reconnectTimer: NodeJS.Timeout | undefined
   private stopped = false
   private readonly now: () => Date
@@ -81,13 +90,13 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   /** Opens a socket: with credentials it logs in (`connecting`), without them it starts a QR cycle (`pending_qr`). */
-  start(reason: string): void {
+  start(reason: string, code?: number): void {
     if (this.stopped || this.connection) return
     this.clearReconnect()
     this.qrAttempt = 0
     this.qrState = undefined
     const paired = this.isPaired
-    this.setStatus(paired ? 'connecting' : 'pending_qr', reason)
+    this.setStatus(paired ? 'connecting' : 'pending_qr', reason, code)
     this.openSocket()
   }
 
@@ -131,23 +140,26 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     this.clearReconnect()
     this.closeSocket('shutdown')
     this.deps.store.close()
+    this.emit('stopped')
   }
 
-  /** Resolves once the instance reaches `connected`, or rejects when it ends anywhere else first. */
+  /** Resolves with the status once the instance is `connected` or `disconnected`, is stopped, or `timeoutMs` passed. */
   whenSettled(timeoutMs: number): Promise<InstanceStatus> {
     return new Promise((resolve) => {
-      const done = (status: InstanceStatus) => {
+      const done = () => {
         clearTimeout(timer)
         this.off('status', onStatus)
-        resolve(status)
+        this.off('stopped', done)
+        resolve(this.statusValue)
       }
       const onStatus = (change: StatusChange) => {
-        if (change.to === 'connected' || change.to === 'disconnected') done(change.to)
+        if (change.to === 'connected' || change.to === 'disconnected') done()
       }
-      const timer = setTimeout(() => done(this.statusValue), timeoutMs)
+      const timer = setTimeout(done, timeoutMs)
       timer.unref()
-      if (this.statusValue === 'connected' || this.statusValue === 'disconnected') done(this.statusValue)
-      else this.on('status', onStatus)
+      if (this.stopped || this.statusValue === 'connected' || this.statusValue === 'disconnected') return done()
+      this.on('status', onStatus)
+      this.once('stopped', done)
     })
   }
 
@@ -161,6 +173,7 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
       syncFullHistory: this.deps.sessions.syncFullHistory,
     })
     this.connection = connection
+    this.emit('socket', connection)
     connection.on('qr', (qr) => this.onQr(qr))
     connection.on('open', (me) => this.onOpen(connection, me))
     connection.on('credentials', (paired) => this.onCredentials(connection, paired))
@@ -169,7 +182,7 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
 
   private onQr(qr: string): void {
     this.qrAttempt += 1
-    const ttl = this.qrAttempt === 1 ? FIRST_QR_MS : (this.deps.sessions.qrTimeoutMs ?? NEXT_QR_MS)
+    const ttl = this.deps.sessions.qrTimeoutMs ?? (this.qrAttempt === 1 ? FIRST_QR_MS : NEXT_QR_MS)
     this.qrState = {
       instanceId: this.id,
       qr,
@@ -182,11 +195,12 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
 
   private onOpen(connection: WaConnection, me: OwnIdentity): void {
     if (connection !== this.connection) return
-    const wasPairing = this.statusValue === 'pending_qr' || this.qrAttempt > 0
+    const reason = this.justPaired ? 'paired' : 'connected'
+    this.justPaired = false
     this.failures = 0
     this.openConnection = connection
     this.qrState = undefined
-    this.setStatus('connected', wasPairing ? 'paired' : 'connected', undefined, {
+    this.setStatus('connected', reason, undefined, {
       phone: me.phone || null,
       lid: me.lid ?? null,
       ...(me.pushName ? { push_name: me.pushName } : {}),
@@ -224,7 +238,8 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     switch (info.kind) {
       case 'restart_required':
         // After pair-success the server asks for a fresh socket with the new credentials (Socket/socket.js:791-796).
-        return this.start('restart_required')
+        this.justPaired = this.statusValue === 'pending_qr'
+        return this.start(this.justPaired ? 'paired' : 'restart_required', info.code)
       case 'logged_out':
         this.forgetCredentials()
         return this.setStatus('disconnected', info.reason, info.code)

@@ -9,11 +9,3 @@ export function conversionFailed(err: unknown, what: string): AppError {
   if (err instanceof FfmpegError && err.timedOut) details.timedOut = true
   return new AppError('MEDIA_CONVERSION_FAILED', `The ${what} could not be converted`, details)
 }
-
-/**
- * Whole seconds, rounded up, at least 1. Encoders pad a few milliseconds (Opus pre-skip, AAC priming), so anything
- * within 20 ms above a whole second is that second: a 5 s recording shows 0:05, not 0:06.
- */
-export function wholeSeconds(durationSeconds: number): number {
-  return Math.max(1, Math.ceil(durationSeconds - 0.02))
-}

@@ -51,6 +51,8 @@ export interface FfmpegRunnerOptions {
   defaultTimeoutMs?: number
   /** Cap on captured stdout, so a runaway decode cannot exhaust memory. */
   maxStdoutBytes?: number
+  /** Where per-job temp directories go; default os.tmpdir(). */
+  tempRoot?: string
 }
 
 const MAX_STDERR_CHARS = 256 * 1024
@@ -91,7 +93,7 @@ export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRun
     binary ??= defaultFfmpegBinary()
     const bin = binary
     await acquire()
-    const dir = await mkdtemp(join(tmpdir(), 'wagw-ffmpeg-')).catch((err: unknown) => {
+    const dir = await mkdtemp(join(options.tempRoot ?? tmpdir(), 'wagw-ffmpeg-')).catch((err: unknown) => {
       release()
       throw err
     })
@@ -99,7 +101,9 @@ export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRun
       const input = join(dir, 'input')
       const output = job.outputExt ? join(dir, `output.${job.outputExt}`) : join(dir, 'unused')
       await writeFile(input, job.input)
-      const args = ['-hide_banner', '-nostdin', '-y', ...(job.inputArgs ?? []), '-i', input, ...job.args({ output })]
+      // Playlist-like demuxers (HLS, concat) open further URLs named inside the input, past the SSRF guard:
+      // the input may only ever read local files.
+      const args = ['-hide_banner', '-nostdin', '-y', '-protocol_whitelist', 'file', ...(job.inputArgs ?? []), '-i', input, ...job.args({ output })]
       const { stdout, stderr } = await spawnFfmpeg(bin, args, job.timeoutMs ?? defaultTimeoutMs, maxStdoutBytes)
       const result: FfmpegResult = { stdout, stderr }
       if (job.outputExt) result.output = await readFile(output)

@@ -1,6 +1,7 @@
 import sharp from 'sharp'
 import { AppError } from '../errors.js'
 import { conversionFailed } from './conversion-error.js'
+import type { FfmpegRunner } from './ffmpeg.js'
 import { isImage, sniffMedia } from './sniff.js'
 
 export interface PreparedImage {
@@ -17,10 +18,11 @@ const THUMBNAIL_WIDTH = 32
 const WHITE = { r: 255, g: 255, b: 255 }
 
 /** JPEG and PNG go out as they came unless EXIF says to rotate; every other image format becomes JPEG. */
-export async function prepareImage(bytes: Buffer): Promise<PreparedImage> {
-  const type = sniffMedia(bytes)
+export async function prepareImage(input: Buffer, ffmpeg: FfmpegRunner): Promise<PreparedImage> {
+  const type = sniffMedia(input)
   if (!type || !isImage(type)) throw new AppError('MEDIA_TYPE_MISMATCH', 'The content is not an image')
   try {
+    const bytes = await readableBySharp(input, type.mime, ffmpeg)
     const meta = await sharp(bytes, SHARP_INPUT).metadata()
     const rotated = (meta.orientation ?? 1) > 1
     const passThrough = (type.mime === 'image/jpeg' || type.mime === 'image/png') && !rotated
@@ -59,10 +61,11 @@ export function jpegThumbnail(image: Buffer): Promise<Buffer> {
 const STICKER_SIZE = 512
 
 /** WebP goes out as it came (it may be animated); other images become a 512×512 WebP, letterboxed on transparency. */
-export async function prepareSticker(bytes: Buffer): Promise<Omit<PreparedImage, 'jpegThumbnail'>> {
-  const type = sniffMedia(bytes)
+export async function prepareSticker(input: Buffer, ffmpeg: FfmpegRunner): Promise<Omit<PreparedImage, 'jpegThumbnail'>> {
+  const type = sniffMedia(input)
   if (!type || !isImage(type)) throw new AppError('MEDIA_TYPE_MISMATCH', 'A sticker must be an image (WebP, PNG or JPEG)')
   try {
+    const bytes = await readableBySharp(input, type.mime, ffmpeg)
     if (type.mime === 'image/webp') {
       const meta = await sharp(bytes, SHARP_INPUT).metadata()
       if (!meta.width || !meta.height) throw new Error('the image has no dimensions')
@@ -77,4 +80,15 @@ export async function prepareSticker(bytes: Buffer): Promise<Omit<PreparedImage,
   } catch (err) {
     throw conversionFailed(err, 'sticker')
   }
+}
+
+// sharp's prebuilt libvips has no BMP loader; ffmpeg decodes BMP, so it turns one into PNG first.
+async function readableBySharp(bytes: Buffer, mime: string, ffmpeg: FfmpegRunner): Promise<Buffer> {
+  if (mime !== 'image/bmp') return bytes
+  const { stdout } = await ffmpeg.run({
+    input: bytes,
+    timeoutMs: 30_000,
+    args: () => ['-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'],
+  })
+  return stdout
 }

@@ -32,9 +32,9 @@ export async function prepareMedia(
 
   switch (effective) {
     case 'image':
-      return { kind: effective, ...(await prepareImage(loaded.bytes)) }
+      return { kind: effective, ...(await prepareImage(loaded.bytes, ffmpeg)) }
     case 'sticker':
-      return { kind: effective, ...(await prepareSticker(loaded.bytes)) }
+      return { kind: effective, ...(await prepareSticker(loaded.bytes, ffmpeg)) }
     case 'video':
       return { kind: effective, ...(await prepareVideo(loaded.bytes, ffmpeg, timeoutMs)) }
     case 'audio':

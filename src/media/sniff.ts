@@ -15,14 +15,7 @@ const bytesAt = (b: Buffer, offset: number, bytes: readonly number[]): boolean =
 
 const ftypBrand = (b: Buffer): string | undefined => (ascii(b, 4, 'ftyp') ? b.toString('latin1', 8, 12) : undefined)
 
-const AUDIO_ONLY_BRANDS = new Set(['M4A ', 'M4B ', 'M4P ', 'F4A ', 'F4B '])
-const IMAGE_BRANDS: Record<string, SniffedType> = {
-  avif: { mime: 'image/avif', ext: 'avif' },
-  avis: { mime: 'image/avif', ext: 'avif' },
-  heic: { mime: 'image/heic', ext: 'heic' },
-  heix: { mime: 'image/heic', ext: 'heic' },
-  mif1: { mime: 'image/heif', ext: 'heif' },
-}
+const hasBrand = (b: Buffer, brands: readonly string[]): boolean => brands.includes(ftypBrand(b) ?? '')
 
 const ebmlDocType = (b: Buffer): string | undefined => {
   if (!bytesAt(b, 0, [0x1a, 0x45, 0xdf, 0xa3])) return undefined
@@ -31,10 +24,10 @@ const ebmlDocType = (b: Buffer): string | undefined => {
 }
 
 // MPEG audio frame header: 11 sync bits, then version, layer (00 is ADTS AAC, not MP3), bitrate and rate indexes.
-const isMpegAudioFrame = (b: Buffer, at = 0): boolean => {
-  const b1 = b[at + 1] ?? 0
-  const b2 = b[at + 2] ?? 0
-  return b[at] === 0xff && (b1 & 0xe0) === 0xe0 && ((b1 >> 3) & 3) !== 1 && ((b1 >> 1) & 3) !== 0 && b2 >> 4 !== 15 && ((b2 >> 2) & 3) !== 3
+const isMpegAudioFrame = (b: Buffer): boolean => {
+  const b1 = b[1] ?? 0
+  const b2 = b[2] ?? 0
+  return b[0] === 0xff && (b1 & 0xe0) === 0xe0 && ((b1 >> 3) & 3) !== 1 && ((b1 >> 1) & 3) !== 0 && b2 >> 4 !== 15 && ((b2 >> 2) & 3) !== 3
 }
 const isAdts = (b: Buffer): boolean => b[0] === 0xff && ((b[1] ?? 0) & 0xf6) === 0xf0 && (((b[2] ?? 0) >> 2) & 0x0f) < 13
 
@@ -55,8 +48,11 @@ const SIGNATURES: readonly Signature[] = [
   { mime: 'image/webp', ext: 'webp', matches: (b) => ascii(b, 0, 'RIFF') && ascii(b, 8, 'WEBP') },
   { mime: 'image/bmp', ext: 'bmp', matches: (b) => ascii(b, 0, 'BM') && [12, 40, 52, 56, 108, 124].includes(b.length >= 18 ? b.readUInt32LE(14) : 0) },
   { mime: 'image/tiff', ext: 'tif', matches: (b) => ascii(b, 0, 'II*\0') || ascii(b, 0, 'MM\0*') },
-  ...Object.values(IMAGE_BRANDS).map((t) => ({ ...t, matches: (b: Buffer) => IMAGE_BRANDS[ftypBrand(b) ?? '']?.mime === t.mime })),
-  { mime: 'audio/mp4', ext: 'm4a', matches: (b) => AUDIO_ONLY_BRANDS.has(ftypBrand(b) ?? '') },
+  { mime: 'image/avif', ext: 'avif', matches: (b) => hasBrand(b, ['avif', 'avis']) },
+  { mime: 'image/heic', ext: 'heic', matches: (b) => hasBrand(b, ['heic', 'heix', 'hevc', 'hevx']) },
+  { mime: 'image/heif', ext: 'heif', matches: (b) => hasBrand(b, ['mif1', 'msf1']) },
+  // ISO-BMFF: the major brand tells audio-only M4A from video; a generic brand (isom, mp42) counts as video.
+  { mime: 'audio/mp4', ext: 'm4a', matches: (b) => hasBrand(b, ['M4A ', 'M4B ', 'M4P ', 'F4A ', 'F4B ']) },
   { mime: 'video/quicktime', ext: 'mov', matches: (b) => ftypBrand(b) === 'qt  ' || ['moov', 'mdat', 'wide'].some((atom) => ascii(b, 4, atom)) },
   { mime: 'video/3gpp', ext: '3gp', matches: (b) => /^3g[p2]/.test(ftypBrand(b) ?? '') },
   { mime: 'video/mp4', ext: 'mp4', matches: (b) => ftypBrand(b) !== undefined },

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js'
-import { wholeSeconds } from './conversion-error.js'
+import { wholeSeconds } from './duration.js'
 import type { FfmpegRunner } from './ffmpeg.js'
 import { explainFfmpegFailure } from './ffmpeg-failure.js'
 import { parseFfmpegInfo } from './ffmpeg-info.js'

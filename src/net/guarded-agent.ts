@@ -11,6 +11,8 @@ export interface GuardedAgentOptions {
   bodyTimeoutMs?: number
   /** Connections per origin. */
   connections?: number
+  /** Responses larger than this fail with UND_ERR_RES_EXCEEDED_MAX_SIZE (webhooks: ≈ 64 KiB); default unlimited. */
+  maxResponseSize?: number
 }
 
 /**
@@ -55,5 +57,6 @@ export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
     headersTimeout: opts.headersTimeoutMs ?? 10_000,
     bodyTimeout: opts.bodyTimeoutMs ?? 10_000,
     connections: opts.connections ?? 8,
+    maxResponseSize: opts.maxResponseSize ?? -1,
   })
 }

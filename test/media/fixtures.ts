@@ -24,12 +24,15 @@ const AUDIO_OUTPUTS = {
   webmAudio: ['-c:a', 'libopus', '-b:a', '16k', '-f', 'webm'],
 } as const
 
+const AV = ['-map', '0:v', '-map', '1:a']
+const H264 = ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p']
 const VIDEO_OUTPUTS = {
-  mp4: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '32k', '-f', 'mp4'],
-  mov: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '32k', '-f', 'mov'],
-  threeGp: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '32k', '-f', '3gp'],
-  webm: ['-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '50k', '-c:a', 'libopus', '-b:a', '16k', '-f', 'webm'],
-  mkv: ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'libopus', '-b:a', '16k', '-f', 'matroska'],
+  mp4: [...AV, ...H264, '-c:a', 'aac', '-b:a', '32k', '-f', 'mp4'],
+  mp4Silent: ['-map', '0:v', ...H264, '-f', 'mp4'],
+  mov: [...AV, ...H264, '-c:a', 'aac', '-b:a', '32k', '-f', 'mov'],
+  threeGp: [...AV, ...H264, '-c:a', 'aac', '-b:a', '32k', '-f', '3gp'],
+  webm: [...AV, '-c:v', 'libvpx', '-deadline', 'realtime', '-b:v', '50k', '-c:a', 'libopus', '-b:a', '16k', '-f', 'webm'],
+  mkv: [...AV, ...H264, '-c:a', 'libopus', '-b:a', '16k', '-f', 'matroska'],
 } as const
 
 export type AudioFixture = keyof typeof AUDIO_OUTPUTS
@@ -37,9 +40,9 @@ export type VideoFixture = keyof typeof VIDEO_OUTPUTS
 export type ImageFixture = 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff' | 'bmp' | 'rotatedJpeg'
 export type Fixtures = Record<AudioFixture | VideoFixture | ImageFixture, Buffer>
 
-async function ffmpegMany(inputs: string[], outputs: Record<string, readonly string[]>, dir: string, maps: string[]) {
+async function ffmpegMany(inputs: string[], outputs: Record<string, readonly string[]>, dir: string) {
   const args = ['-hide_banner', '-nostdin', '-y', ...inputs]
-  for (const [name, opts] of Object.entries(outputs)) args.push(...maps, ...opts, join(dir, name))
+  for (const [name, opts] of Object.entries(outputs)) args.push(...opts, join(dir, name))
   await run(defaultFfmpegBinary(), args)
   const entries = await Promise.all(Object.keys(outputs).map(async (name) => [name, await readFile(join(dir, name))] as const))
   return Object.fromEntries(entries)
@@ -49,12 +52,11 @@ async function generate(): Promise<Fixtures> {
   const dir = await mkdtemp(join(tmpdir(), 'wagw-fixtures-'))
   try {
     const settled = await Promise.allSettled([
-      ffmpegMany(['-f', 'lavfi', '-i', TONE], AUDIO_OUTPUTS, dir, []),
+      ffmpegMany(['-f', 'lavfi', '-i', TONE], AUDIO_OUTPUTS, dir),
       ffmpegMany(
         ['-f', 'lavfi', '-i', 'testsrc=s=64x48:d=1:r=10', '-f', 'lavfi', '-i', 'sine=f=440:d=1'],
         VIDEO_OUTPUTS,
         dir,
-        ['-map', '0:v', '-map', '1:a'],
       ),
       imageFixtures(),
     ])

@@ -69,6 +69,12 @@ describe('createGuardedAgent', () => {
     expect(isSsrfForbidden(err)).toBe(true)
   })
 
+  it('caps the response size when asked (webhook deliveries)', async () => {
+    const a = createGuardedAgent({ allow: parseCidrList('127.0.0.0/8'), maxResponseSize: 2 })
+    agents.push(a)
+    await expect(get(`http://127.0.0.1:${port}/`, a)).rejects.toMatchObject({ code: 'UND_ERR_RES_EXCEEDED_MAX_SIZE' })
+  })
+
   it('does not follow redirects', async () => {
     expect(await get(`http://127.0.0.1:${port}/redirect`, agent('127.0.0.0/8'))).toEqual({ status: 302, body: '' })
   })

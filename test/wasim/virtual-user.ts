@@ -95,6 +95,13 @@ export class VirtualUser implements VirtualActor {
     return { id }
   }
 
+  /** Sends `n` texts back to back (a burst); resolves with their ids in order. */
+  async sendBurst(toPhone: string, n: number, text: (i: number) => string = i => `burst ${i + 1}/${n}`): Promise<string[]> {
+    const ids: string[] = []
+    for (let i = 0; i < n; i++) ids.push((await this.sendText(toPhone, text(i))).id)
+    return ids
+  }
+
   /** Sends read/played (or, without type, delivered) receipts for messages the peer sent. */
   async sendReceipt(toPhone: string, ids: string[], type?: 'read' | 'played'): Promise<void> {
     const peer = this.host.registry.lookupNumber(toPhone)

@@ -26,6 +26,7 @@ export const m002Messages: Migration = {
       status          TEXT NOT NULL,
       error_code      TEXT,
       error_message   TEXT,
+      error_wa_code   INTEGER,                  -- WhatsApp's own code (ack error 463, 479, ...) when it refused
       attempts        INTEGER NOT NULL DEFAULT 0,
       send_started_at TEXT,
       wa_timestamp    INTEGER,
@@ -35,6 +36,7 @@ export const m002Messages: Migration = {
     );
     CREATE INDEX messages_queue ON messages (instance_id, status, seq) WHERE direction = 'outbound';
     CREATE INDEX messages_history ON messages (instance_id, phone, seq);
+    CREATE INDEX messages_instance ON messages (instance_id, seq);
 
     CREATE TABLE idempotency_keys (
       instance_id     TEXT NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
@@ -46,6 +48,7 @@ export const m002Messages: Migration = {
       created_at      INTEGER NOT NULL,
       PRIMARY KEY (instance_id, key)
     );
+    CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
 
     -- Contact lookups (onWhatsApp), cached: which JID a dialled number really is, or that it is not on WhatsApp.
     CREATE TABLE wa_contacts (

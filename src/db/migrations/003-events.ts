@@ -23,6 +23,7 @@ export const m003Events: Migration = {
       previous_valid_until TEXT,
       enabled              INTEGER NOT NULL DEFAULT 1,
       disabled_reason      TEXT,
+      include_media_base64 INTEGER NOT NULL DEFAULT 0,  -- inline small inbound media into the delivered body
       created_at           TEXT NOT NULL,
       updated_at           TEXT NOT NULL
     );
@@ -58,6 +59,7 @@ export const m003Events: Migration = {
       updated_at      TEXT NOT NULL
     );
     CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+    CREATE INDEX deliveries_event ON deliveries (event_id);
     CREATE INDEX deliveries_sink ON deliveries (sink_kind, sink_id, seq);
 
     CREATE TABLE delivery_attempts (
@@ -80,7 +82,24 @@ export const m003Events: Migration = {
       sha256      TEXT NOT NULL,
       filename    TEXT,
       created_at  TEXT NOT NULL,
-      expires_at  TEXT
+      expires_at  TEXT,
+      status      TEXT NOT NULL DEFAULT 'stored',  -- pending (not downloaded yet) | stored | failed
+      source      TEXT,                            -- JSON: what Baileys needs to download it again
+      error       TEXT
+    );
+    CREATE INDEX media_files_expiry ON media_files (expires_at);
+    CREATE INDEX media_files_pending ON media_files (status) WHERE status = 'pending';
+
+    -- Decrypted inbound stanzas, written inside the Signal decrypt call, i.e. before Baileys sends the delivery
+    -- receipt (Socket/messages-recv.js:1294 decrypt → 1417 sendReceipt → 1432 upsertMessage). A row is deleted in
+    -- the transaction that records the message; a row left over after a crash is replayed at the next open.
+    CREATE TABLE inbound_journal (
+      instance_id   TEXT NOT NULL,
+      wa_message_id TEXT NOT NULL,
+      stanza        TEXT NOT NULL,             -- JSON: the <message> attrs and <enc> attrs
+      plaintext     BLOB NOT NULL,             -- the decrypted (still padded) message bytes
+      created_at    INTEGER NOT NULL,
+      PRIMARY KEY (instance_id, wa_message_id)
     );
   `,
 }

@@ -1,0 +1,259 @@
+import { randomBytes } from 'node:crypto'
+import type { Database } from '../db/database.js'
+import { AppError } from '../errors.js'
+import type { Outbox } from '../events/outbox.js'
+import type { InstanceStatus } from '../instances/status.js'
+import type { MediaInput, PreparedMedia } from '../media/index.js'
+import { IdempotencyStore, requestFingerprint } from './idempotency.js'
+import type { OutboundMediaStore } from './media-store.js'
+import type { RecipientResolver } from './recipients.js'
+import type { Message, MessageRepository } from './repository.js'
+import type { OutboundDispatcher } from './sender.js'
+import type { StatusTracker } from './status-tracker.js'
+import { MEDIA_MESSAGE_TYPES, type MediaMessageType, type MessageRef, type OutboundPayload, type SendCommand, type StoredMedia } from './types.js'
+import { parseSendRequest } from './validate.js'
+import { messageEventData, messageView, type MessageView } from './views.js'
+
+export interface MessageServiceDeps {
+  db: Database
+  repo: MessageRepository
+  idempotency: IdempotencyStore
+  recipients: RecipientResolver
+  tracker: StatusTracker
+  dispatcher: OutboundDispatcher
+  media: OutboundMediaStore
+  outbox: Outbox
+  instanceStatus(instanceId: string): InstanceStatus
+  tenantOf(instanceId: string): string | null
+  ownPhone(instanceId: string): string | undefined
+  prepareMedia(kind: MediaMessageType, input: MediaInput): Promise<PreparedMedia>
+  newWaMessageId(ownPhone: string | undefined): string
+  waitSentTimeoutMs: number
+  now?: () => Date
+}
+
+export interface SendRequest {
+  instanceId: string
+  type: string
+  body: unknown
+  idempotencyKey?: string
+  /** `?wait=sent`: answer after the server ack, or with the current status at the timeout. */
+  waitSent?: boolean
+}
+
+/** The send answer: Connexa's top-level `message_id` and `status`, plus the Plixa envelope around the message. */
+export interface SendAnswer {
+  message_id: string
+  status: string
+  wa_message_id: string
+  data: MessageView
+  meta: null
+  errors: null
+}
+
+export interface SendResult {
+  status: number
+  /** The JSON body; a replay answers the stored text byte for byte. */
+  body: SendAnswer | string
+  replayed: boolean
+}
+
+/**
+ * The send use case: validate → claim the idempotency key → look up what the message refers to, prepare media,
+ * resolve the recipient → persist row + event + stored answer in one transaction → wake the instance's sender.
+ *
+ * When the recipient is resolved: while the instance is `connected` at request time, so an unknown number is a
+ * synchronous 422 PHONE_NOT_ON_WHATSAPP; while it is `connecting` only the cache is consulted and the lookup
+ * happens at send time, where an unknown number marks the message failed with the same code (a message.status
+ * event tells the client). A lookup that times out also defers to send time.
+ */
+export class MessageService {
+  private sweepTimer: NodeJS.Timeout | undefined
+
+  constructor(private readonly deps: MessageServiceDeps) {}
+
+  /** Boot: claims a crashed process left behind are void; then expired answers are swept every hour. */
+  start(): void {
+    this.deps.idempotency.sweep({ includeInProgress: true })
+    this.sweepTimer = setInterval(() => this.deps.idempotency.sweep(), 3600_000)
+    this.sweepTimer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.sweepTimer)
+  }
+
+  async send(req: SendRequest): Promise<SendResult> {
+    const { instanceId } = req
+    const cmd = parseSendRequest(req.type, req.body)
+    const instanceStatus = this.deps.instanceStatus(instanceId)
+    if (instanceStatus === 'pending_qr' || instanceStatus === 'disconnected') throw new AppError('INSTANCE_NOT_CONNECTED')
+
+    const key = req.idempotencyKey
+    if (key !== undefined) {
+      IdempotencyStore.assertValidKey(key)
+      const claim = this.deps.idempotency.claim(instanceId, key, requestFingerprint(req.type, req.body))
+      if (claim.kind === 'replay') return { status: claim.status, body: claim.body, replayed: true }
+    }
+    let stored: StoredMedia | undefined
+    try {
+      const id = `msg_${randomBytes(12).toString('base64url')}`
+      const payload = this.payloadOf(instanceId, cmd)
+      const jid = await this.resolveRecipient(instanceId, cmd.phone, instanceStatus)
+      if ('media' in cmd) stored = await this.deps.media.write(id, await this.deps.prepareMedia(cmd.type as MediaMessageType, cmd.media))
+      const row = this.commit(instanceId, {
+        id,
+        cmd,
+        payload,
+        jid,
+        media: stored ?? null,
+        key,
+      })
+      this.deps.dispatcher.notify(instanceId)
+      const final = req.waitSent ? await this.waitSent(row.id) : row
+      return { status: 200, body: answerOf(final), replayed: false }
+    } catch (err) {
+      if (key !== undefined) this.deps.idempotency.release(instanceId, key)
+      await this.deps.media.remove(stored).catch(() => undefined)
+      throw err
+    }
+  }
+
+  /** A message of the instance (or any, for the admin). Other instances' messages do not exist for the caller. */
+  get(id: string, instanceId?: string): MessageView {
+    const row = this.deps.repo.get(id)
+    if (!row || (instanceId !== undefined && row.instance_id !== instanceId)) throw new AppError('MESSAGE_NOT_FOUND')
+    return messageView(row)
+  }
+
+  list(filter: { instanceId?: string; phone?: string; direction?: 'inbound' | 'outbound'; cursor?: string; limit: number }): {
+    items: MessageView[]
+    nextCursor: string | null
+  } {
+    const beforeSeq = filter.cursor !== undefined ? decodeCursor(filter.cursor) : undefined
+    const rows = this.deps.repo.list({
+      limit: filter.limit,
+      ...(filter.instanceId !== undefined ? { instanceId: filter.instanceId } : {}),
+      ...(filter.phone !== undefined ? { phone: filter.phone } : {}),
+      ...(filter.direction !== undefined ? { direction: filter.direction } : {}),
+      ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+    })
+    const last = rows.at(-1)
+    return { items: rows.map(messageView), nextCursor: rows.length === filter.limit && last ? encodeCursor(last.seq) : null }
+  }
+
+  private payloadOf(instanceId: string, cmd: SendCommand): OutboundPayload {
+    const payload: OutboundPayload = {}
+    if ('quotedId' in cmd && cmd.quotedId !== undefined) {
+      const quoted = this.deps.repo.findByAnyId(instanceId, cmd.quotedId)
+      if (!quoted) throw new AppError('QUOTED_MESSAGE_NOT_FOUND', undefined, { field: 'data.quoted_message_id' })
+      payload.quoted = refOf(quoted)
+    }
+    switch (cmd.type) {
+      case 'location':
+        payload.location = {
+          latitude: cmd.latitude,
+          longitude: cmd.longitude,
+          ...(cmd.name ? { name: cmd.name } : {}),
+          ...(cmd.address ? { address: cmd.address } : {}),
+        }
+        break
+      case 'contact':
+        payload.contact = { name: cmd.contactName, phone: cmd.contactPhone }
+        break
+      case 'reaction': {
+        const target = this.deps.repo.findByAnyId(instanceId, cmd.targetId)
+        if (!target) throw new AppError('TARGET_MESSAGE_NOT_FOUND', undefined, { field: 'data.message_id' })
+        payload.reaction = { emoji: cmd.emoji, target: refOf(target) }
+        break
+      }
+      default:
+        if ((MEDIA_MESSAGE_TYPES as readonly string[]).includes(cmd.type) && 'caption' in cmd && cmd.caption) payload.caption = cmd.caption
+    }
+    return payload
+  }
+
+  private async resolveRecipient(instanceId: string, phone: string, status: InstanceStatus): Promise<string | null> {
+    const messenger = this.deps.dispatcher.messenger(instanceId)
+    const found =
+      status === 'connected' && messenger
+        ? await this.deps.recipients.resolve(instanceId, phone, messenger)
+        : this.deps.recipients.cached(instanceId, phone)
+    if (found.kind === 'not_on_whatsapp') throw new AppError('PHONE_NOT_ON_WHATSAPP', undefined, { field: 'phone' })
+    return found.kind === 'jid' ? found.jid : null
+  }
+
+  /** One transaction: the queued row, its message.outbound event and the idempotency answer commit together. */
+  private commit(
+    instanceId: string,
+    m: { id: string; cmd: SendCommand; payload: OutboundPayload; jid: string | null; media: StoredMedia | null; key: string | undefined },
+  ): Message {
+    const { db, repo } = this.deps
+    const at = (this.deps.now?.() ?? new Date()).toISOString()
+    const waMessageId = this.deps.newWaMessageId(this.deps.ownPhone(instanceId))
+    const text = m.cmd.type === 'text' ? m.cmd.text : (m.payload.caption ?? null)
+    return db.tx(() => {
+      repo.insertOutbound({
+        id: m.id,
+        instanceId,
+        waMessageId,
+        phone: m.cmd.phone,
+        jid: m.jid,
+        type: m.cmd.type,
+        text,
+        payload: m.payload,
+        media: m.media,
+        quotedWaId: m.payload.quoted?.waMessageId ?? null,
+        at,
+      })
+      const row = repo.get(m.id)
+      if (!row) throw new AppError('INTERNAL')
+      this.deps.outbox.append({
+        type: 'message.outbound',
+        instanceId,
+        tenantId: this.deps.tenantOf(instanceId),
+        data: { ...messageEventData(row), source: 'api' },
+        dedupeKey: `message.outbound:${instanceId}:${waMessageId}`,
+        occurredAt: at,
+      })
+      if (m.key !== undefined) this.deps.idempotency.complete(instanceId, m.key, 200, JSON.stringify(answerOf(row)))
+      return row
+    })
+  }
+
+  private waitSent(id: string): Promise<Message> {
+    const row = this.deps.repo.get(id)
+    if (!row || row.status !== 'queued') return Promise.resolve(row as Message)
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer)
+        this.deps.tracker.off('change', onChange)
+        resolve(this.deps.repo.get(id) ?? row)
+      }
+      const onChange = ({ row: changed }: { row: Message }) => {
+        if (changed.id === id) done()
+      }
+      const timer = setTimeout(done, this.deps.waitSentTimeoutMs)
+      this.deps.tracker.on('change', onChange)
+    })
+  }
+}
+
+function answerOf(row: Message): SendAnswer {
+  const view = messageView(row)
+  return { message_id: view.message_id, status: view.status, wa_message_id: view.wa_message_id, data: view, meta: null, errors: null }
+}
+
+function refOf(row: Message): MessageRef {
+  return { waMessageId: row.wa_message_id, fromMe: row.direction === 'outbound', text: row.text, type: row.type }
+}
+
+function encodeCursor(seq: number): string {
+  return Buffer.from(`s:${seq}`).toString('base64url')
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^s:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
+  if (!match?.[1]) throw new AppError('VALIDATION_FAILED', 'cursor is not one this API handed out', { field: 'cursor' })
+  return Number(match[1])
+}

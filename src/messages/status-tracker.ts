@@ -1,0 +1,76 @@
+import { EventEmitter } from 'node:events'
+import type { Database } from '../db/database.js'
+import { ERRORS, type ErrorCode } from '../errors.js'
+import type { Outbox } from '../events/outbox.js'
+import type { Message, MessageRepository } from './repository.js'
+import { canTransition } from './status.js'
+import type { MessageStatus, StatusReport } from './types.js'
+import { messageEventData } from './views.js'
+
+export interface StatusChangeEvent {
+  row: Message
+  from: MessageStatus
+}
+
+/** WhatsApp ack errors that mean "slow down" (Cloud API 429; 463 reach-out time-lock / missing tctoken). */
+export const RATE_ERROR_CODES: ReadonlySet<number> = new Set([429, 463])
+
+/**
+ * Moves outbound messages through their statuses: the row and its `message.status` event in one transaction,
+ * never backwards. Emits `change` in-process afterwards (for `?wait=sent` and the sender's rate pause).
+ */
+export class StatusTracker extends EventEmitter<{ change: [StatusChangeEvent] }> {
+  constructor(
+    private readonly deps: {
+      db: Database
+      repo: MessageRepository
+      outbox: Outbox
+      tenantOf: (instanceId: string) => string | null
+      now?: () => Date
+    },
+  ) {
+    super()
+    this.setMaxListeners(0)
+  }
+
+  /** A report from WhatsApp about one of our messages; unknown ids (not sent through the API) are ignored. */
+  report(instanceId: string, report: StatusReport): StatusChangeEvent | undefined {
+    const row = this.deps.repo.findOutboundByWaId(instanceId, report.waMessageId)
+    if (!row) return undefined
+    if (report.status === 'failed') {
+      const code: ErrorCode = report.waErrorCode !== undefined && RATE_ERROR_CODES.has(report.waErrorCode) ? 'WHATSAPP_RATE_LIMITED' : 'WHATSAPP_REJECTED'
+      return this.fail(row, code, report.waErrorCode ?? null)
+    }
+    return this.transition(row, report.status)
+  }
+
+  /** Marks a message failed with one of the registry's codes (and WhatsApp's own, when it gave one). */
+  fail(row: Message, code: ErrorCode, waCode: number | null = null, message?: string): StatusChangeEvent | undefined {
+    const text = message ?? (waCode !== null ? `${ERRORS[code].message} (WhatsApp error ${waCode})` : ERRORS[code].message)
+    return this.transition(row, 'failed', { code, message: text, waCode })
+  }
+
+  private transition(row: Message, to: MessageStatus, error?: { code: string; message: string; waCode: number | null }): StatusChangeEvent | undefined {
+    const from = row.status as MessageStatus
+    if (!canTransition(from, to)) return undefined
+    const at = (this.deps.now?.() ?? new Date()).toISOString()
+    const updated = this.deps.db.tx(() => {
+      if (!this.deps.repo.setStatus(row.id, from, to, at, error)) return undefined
+      const fresh = this.deps.repo.get(row.id)
+      if (!fresh) return undefined
+      this.deps.outbox.append({
+        type: 'message.status',
+        instanceId: fresh.instance_id,
+        tenantId: this.deps.tenantOf(fresh.instance_id),
+        data: messageEventData(fresh),
+        dedupeKey: `message.status:${fresh.instance_id}:${fresh.wa_message_id}:${to}`,
+        occurredAt: at,
+      })
+      return fresh
+    })
+    if (!updated) return undefined
+    const change = { row: updated, from }
+    this.emit('change', change)
+    return change
+  }
+}

@@ -1,0 +1,48 @@
+import type { Message } from './repository.js'
+import type { MessageStatus, StoredMedia } from './types.js'
+
+/** A message as the API and the events show it (contract.md "Events", message `data`). */
+export interface MessageView {
+  message_id: string
+  wa_message_id: string
+  instance_id: string
+  direction: 'inbound' | 'outbound'
+  source: 'api' | 'phone' | null
+  phone: string
+  type: string
+  text: string | null
+  quoted: { wa_message_id: string } | null
+  media: { mimetype: string; size: number; filename: string | null; sha256: string; duration_seconds: number | null } | null
+  status: MessageStatus
+  error: { code: string; message: string; wa_code: number | null } | null
+  timestamp: string
+  updated_at: string
+}
+
+export function messageView(row: Message): MessageView {
+  const media = row.media ? (JSON.parse(row.media) as StoredMedia) : null
+  return {
+    message_id: row.id,
+    wa_message_id: row.wa_message_id,
+    instance_id: row.instance_id,
+    direction: row.direction,
+    source: row.source,
+    phone: row.phone,
+    type: row.type,
+    text: row.text,
+    quoted: row.quoted_wa_id ? { wa_message_id: row.quoted_wa_id } : null,
+    media: media
+      ? { mimetype: media.mimetype, size: media.size, filename: media.filename, sha256: media.sha256, duration_seconds: media.duration_seconds }
+      : null,
+    status: row.status as MessageStatus,
+    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '', wa_code: row.error_wa_code } : null,
+    timestamp: row.created_at,
+    updated_at: row.updated_at,
+  }
+}
+
+/** The `data` of message.outbound / message.status events. */
+export function messageEventData(row: Message): Record<string, unknown> {
+  const { instance_id: _instance, updated_at: _updated, ...data } = messageView(row)
+  return data
+}

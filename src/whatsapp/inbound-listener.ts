@@ -1,0 +1,129 @@
+import { cleanMessage, decryptMessageNode, type BinaryNode, type WAMessage } from '@whiskeysockets/baileys'
+import type { Logger } from '../logger.js'
+import type { WaConnection } from './connection.js'
+import { normaliseMessage, type InboundMessage } from './inbound.js'
+
+/** What is kept of a `<message>` stanza to rebuild it later: its attrs and those of its `<enc>` child. */
+export interface StoredStanza {
+  attrs: Record<string, string>
+  enc: Record<string, string>
+}
+
+export interface JournalEntry {
+  waMessageId: string
+  stanza: StoredStanza
+  /** the decrypted message bytes, still padded (what SignalRepository.decryptMessage returns) */
+  plaintext: Buffer
+}
+
+/** The durable side of inbound handling. Every method is synchronous: it runs inside Baileys' own call stack. */
+export interface InboundRecorder {
+  /** One upsert, in one transaction; `waIds` lists every message of the upsert (also those not recorded). */
+  record(messages: InboundMessage[], waIds: string[]): void
+  /** Stores a decrypted stanza before Baileys continues (and sends the receipt); throwing refuses the message. */
+  journal(entry: JournalEntry): void
+  /** Journal entries whose upsert was never recorded (the process died in between). */
+  leftovers(): JournalEntry[]
+}
+
+type DecryptArgs = { jid: string; type: 'pkmsg' | 'msg'; ciphertext: Uint8Array }
+
+/**
+ * Connects one Baileys socket to the recorder. Called for every new socket before it receives a frame.
+ *
+ * Ordering inside Baileys 7.0.0-rc14, and what it means for "acknowledge after the durable write":
+ *  - Socket/messages-recv.js:1294 decrypts, :1417 sends the delivery receipt (`sendReceipt`), only then :1432
+ *    `upsertMessage` emits `messages.upsert` — into the event buffer (Utils/event-buffer.js:130-133), which is
+ *    flushed after the node is handled (messages-recv.js:1571-1575) or, for the offline backlog, only when the
+ *    server's `<ib><offline/>` arrives (Socket/socket.js:821-838). So the `messages.upsert` listener runs AFTER the
+ *    receipt left: a crash in between would lose the message (the server drops what was receipted).
+ *  - To close that window the journal hooks the decrypt itself: `signalRepository.decryptMessage` is called as a
+ *    method of the object the socket exposes (Utils/decode-wa-message.js:253-257), so wrapping it on that object
+ *    puts a synchronous write of the decrypted bytes between decryption and the receipt. If that write throws,
+ *    Baileys treats the message as undecryptable: a retry receipt and a nack 500 instead of a delivery receipt
+ *    (messages-recv.js:1370-1389), and the sender resends.
+ *  - The upsert listener then writes message + event + deliveries and deletes the journal row in ONE transaction.
+ *    A journal row that survived a crash is replayed through Baileys' own decode (decryptMessageNode with a
+ *    repository that answers the stored plaintext) when the instance's next socket is created.
+ * Not covered: `<plaintext>` stanzas (no decrypt call), group `skmsg` (decryptGroupMessage is not journaled),
+ * and messages Baileys drops before decrypting (ignored JIDs, msmsg).
+ */
+export function attachInbound(connection: WaConnection, recorder: InboundRecorder, logger: Logger): void {
+  const sock = connection.socket
+  const stanzaOf = new WeakMap<Uint8Array, BinaryNode>()
+
+  // 'frame' is emitted before any CB: handler (Socket/socket.js:441-465), so the map is filled before decryption.
+  sock.ws.on('frame', (frame: BinaryNode) => {
+    if (frame.tag !== 'message' || !Array.isArray(frame.content)) return
+    for (const child of frame.content) if (child.tag === 'enc' && child.content instanceof Uint8Array) stanzaOf.set(child.content, frame)
+  })
+
+  const repository = sock.signalRepository
+  const decrypt = repository.decryptMessage.bind(repository)
+  repository.decryptMessage = async (args: DecryptArgs) => {
+    const plaintext = await decrypt(args)
+    const node = stanzaOf.get(args.ciphertext)
+    if (node && node.attrs.category !== 'peer' && node.attrs.id) {
+      const enc = (node.content as BinaryNode[]).find((c) => c.content === args.ciphertext)
+      recorder.journal({
+        waMessageId: node.attrs.id,
+        stanza: { attrs: { ...node.attrs }, enc: { ...(enc?.attrs ?? {}) } },
+        plaintext: Buffer.from(plaintext),
+      })
+    }
+    return plaintext
+  }
+
+  sock.ev.on('messages.upsert', ({ messages, type }) => {
+    try {
+      const normalised: InboundMessage[] = []
+      for (const m of messages) {
+        const n = normaliseMessage(m, type === 'append')
+        if (n) normalised.push(n)
+      }
+      recorder.record(
+        normalised,
+        messages.map((m) => m.key.id ?? '').filter(Boolean),
+      )
+    } catch (err) {
+      // The journal still holds what was decrypted; the next socket replays it.
+      logger.error({ err }, 'recording inbound messages failed')
+    }
+  })
+
+  void replayLeftovers(connection, recorder, logger)
+}
+
+/** Rebuilds journaled stanzas with Baileys' own decoder (no Signal state is touched) and records them. */
+async function replayLeftovers(connection: WaConnection, recorder: InboundRecorder, logger: Logger): Promise<void> {
+  const entries = recorder.leftovers()
+  if (entries.length === 0) return
+  const me = connection.socket.authState.creds.me
+  if (!me?.id) return
+  const real = connection.socket.signalRepository
+  for (const entry of entries) {
+    try {
+      const node: BinaryNode = {
+        tag: 'message',
+        attrs: entry.stanza.attrs,
+        content: [{ tag: 'enc', attrs: entry.stanza.enc, content: new Uint8Array(0) }],
+      }
+      const replayRepository = {
+        ...real,
+        lidMapping: real.lidMapping,
+        decryptMessage: async () => entry.plaintext,
+        decryptGroupMessage: async () => entry.plaintext,
+        migrateSession: async () => ({ migrated: 0, skipped: 0, total: 0 }),
+        processSenderKeyDistributionMessage: async () => undefined,
+      } as unknown as typeof real
+      const { fullMessage, decrypt } = decryptMessageNode(node, me.id, me.lid ?? '', replayRepository, logger)
+      await decrypt()
+      cleanMessage(fullMessage as WAMessage, me.id, me.lid ?? '')
+      const n = normaliseMessage(fullMessage as WAMessage, true)
+      recorder.record(n ? [n] : [], [entry.waMessageId])
+    } catch (err) {
+      logger.error({ err, waMessageId: entry.waMessageId }, 'replaying a journaled inbound message failed')
+    }
+  }
+  logger.warn({ count: entries.length }, 'replayed inbound messages journaled before a crash')
+}

@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+import readline from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { request as undiciRequest } from 'undici'
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx')
+
+export interface ChildDaemon {
+  baseUrl: string
+  process: ChildProcess
+  /** Every JSON log line the daemon printed so far. */
+  logs: Record<string, unknown>[]
+  request(method: string, url: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any }>
+  /** SIGKILL: no shutdown code runs, exactly like a crash. */
+  kill9(): Promise<void>
+  /** SIGTERM: graceful shutdown. */
+  stop(): Promise<number | null>
+}
+
+/**
+ * Runs the real daemon entry point (`src/main.ts`) as a child process trusting the simulator's root key, and
+ * resolves once it logs that it is listening. Crash tests use it: only a separate process can be killed with -9.
+ */
+export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyBase64: string): Promise<ChildDaemon> {
+  const child = spawn(TSX, ['--import', './test/wasim/trust-preload.ts', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, WASIM_ROOT_PUBLIC_KEY: simRootPublicKeyBase64, LOG_LEVEL: env.LOG_LEVEL === 'silent' ? 'info' : (env.LOG_LEVEL ?? 'info'), LOG_PRETTY: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const logs: Record<string, unknown>[] = []
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  const baseUrl = await new Promise<string>((resolve, reject) => {
+    const lines = readline.createInterface({ input: child.stdout! })
+    lines.on('line', (line) => {
+      if (!line.startsWith('{')) return
+      const entry = JSON.parse(line) as Record<string, unknown>
+      logs.push(entry)
+      if (entry.msg === 'gateway listening') resolve(String(entry.address))
+    })
+    void exited.then((code) => reject(new Error(`daemon exited with ${code} before listening:\n${stderr}`)))
+  })
+  return {
+    baseUrl,
+    process: child,
+    logs,
+    async request(method, url, body, headers = {}) {
+      const res = await undiciRequest(`${baseUrl}${url}`, {
+        method: method as 'GET',
+        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      })
+      const text = await res.body.text()
+      let parsed: unknown = text
+      try {
+        parsed = JSON.parse(text)
+      } catch {
+        // not JSON
+      }
+      return { status: res.statusCode, body: parsed }
+    },
+    async kill9() {
+      child.kill('SIGKILL')
+      await exited
+    },
+    async stop() {
+      child.kill('SIGTERM')
+      return exited
+    },
+  }
+}

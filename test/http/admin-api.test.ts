@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { adminHeaders, basicAuth, startHarness, type Harness } from '../helpers/harness.js'
+
+describe('admin API: auth, errors and instance management', () => {
+  let h: Harness
+
+  beforeAll(async () => {
+    h = await startHarness({ env: { AUTH_FAILURES_MAX: '5' } })
+  })
+  afterAll(async () => {
+    await h.close()
+  })
+
+  it('gives the same 401 for a missing, malformed or wrong credential', async () => {
+    const attempts = [
+      {},
+      { authorization: 'Bearer wrong-token-xxxxxxxx' },
+      { authorization: 'Bearer' },
+      { authorization: 'Basic !!!' },
+      basicAuth('nobody', 'nothing'),
+    ]
+    const bodies = new Set<string>()
+    for (const [i, headers] of attempts.entries()) {
+      const res = await h.daemon.app.inject({ method: 'GET', url: '/api/v1/instances', headers, remoteAddress: `10.9.0.${i + 1}` })
+      expect(res.statusCode).toBe(401)
+      bodies.add(res.body)
+    }
+    expect([...bodies]).toEqual([JSON.stringify({ data: null, meta: null, errors: [{ code: 'UNAUTHORIZED', message: 'Missing or invalid credentials' }] })])
+  })
+
+  it('rate-limits repeated failed authentication with 429 and Retry-After, per client', async () => {
+    const wrong = { authorization: 'Bearer wrong-token-xxxxxxxx' }
+    const statuses: number[] = []
+    for (let i = 0; i < 7; i++) {
+      const res = await h.daemon.app.inject({ method: 'GET', url: '/api/v1/instances', headers: wrong, remoteAddress: '10.0.0.66' })
+      statuses.push(res.statusCode)
+      if (res.statusCode === 429) {
+        expect(Number(res.headers['retry-after'])).toBeGreaterThan(0)
+        expect(res.json().errors[0].code).toBe('RATE_LIMITED')
+      }
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429])
+    // Another client is unaffected.
+    const other = await h.daemon.app.inject({ method: 'GET', url: '/api/v1/instances', headers: adminHeaders, remoteAddress: '10.0.0.67' })
+    expect(other.statusCode).toBe(200)
+  })
+
+  it('an instance token cannot use admin routes', async () => {
+    const created = await h.request('POST', '/api/v1/instances', { tenant_id: 'acme' })
+    const { id, token } = created.body.data
+    for (const user of [id, 'acme']) {
+      const res = await h.request('GET', '/api/v1/instances', undefined, basicAuth(user, token))
+      expect(res.status).toBe(401)
+    }
+    await h.request('DELETE', `/api/v1/instances/${id}`)
+  })
+
+  it('answers errors in the envelope with stable codes, never a 5xx for bad input', async () => {
+    const cases: Array<[string, string, string | undefined, Record<string, string>, number, string]> = [
+      ['GET', '/api/v1/nope', undefined, adminHeaders, 404, 'ROUTE_NOT_FOUND'],
+      ['GET', '/api/v1/instances/inst_missing', undefined, adminHeaders, 404, 'INSTANCE_NOT_FOUND'],
+      ['POST', '/api/v1/instances', '{"name":', { ...adminHeaders, 'content-type': 'application/json' }, 400, 'INVALID_JSON'],
+      ['POST', '/api/v1/instances', '{"name": 5}', { ...adminHeaders, 'content-type': 'application/json' }, 400, 'VALIDATION_FAILED'],
+      ['POST', '/api/v1/instances', '{"bogus": true}', { ...adminHeaders, 'content-type': 'application/json' }, 400, 'VALIDATION_FAILED'],
+      ['POST', '/api/v1/instances', 'name=x', { ...adminHeaders, 'content-type': 'application/x-www-form-urlencoded' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ['POST', '/api/v1/instances/inst_missing/restart', undefined, adminHeaders, 404, 'INSTANCE_NOT_FOUND'],
+      ['POST', '/api/v1/instances/inst_missing/pairing-code', '{"phone":"5511999999999"}', { ...adminHeaders, 'content-type': 'application/json' }, 404, 'INSTANCE_NOT_FOUND'],
+    ]
+    for (const [method, url, payload, headers, status, code] of cases) {
+      const res = await h.daemon.app.inject({ method: method as 'GET', url, headers, ...(payload ? { payload } : {}) })
+      expect({ url, status: res.statusCode, code: res.json().errors?.[0]?.code }).toEqual({ url, status, code })
+      expect(res.json()).toMatchObject({ data: null, meta: null })
+    }
+  })
+
+  it('lists, gets, rotates the token of and deletes an instance', async () => {
+    const created = await h.request('POST', '/api/v1/instances', { name: 'rotating', tenant_id: 'tenant-rot' })
+    const { id, token } = created.body.data
+    const listed = await h.request('GET', '/api/v1/instances?tenant_id=tenant-rot')
+    expect(listed.body.data.map((i: { id: string }) => i.id)).toEqual([id])
+    expect(listed.body.data[0]).not.toHaveProperty('token')
+    expect(listed.body.data[0]).not.toHaveProperty('token_hash')
+
+    const rotated = await h.request('POST', `/api/v1/instances/${id}/token`)
+    expect(rotated.status).toBe(200)
+    expect(rotated.body.data.token).not.toBe(token)
+    const row = h.daemon.db.sqlite.prepare('SELECT token_hash FROM instances WHERE id = ?').get(id) as { token_hash: string }
+    expect(row.token_hash).not.toContain(rotated.body.data.token)
+
+    const deleted = await h.request('DELETE', `/api/v1/instances/${id}`)
+    expect(deleted.status).toBe(200)
+    expect((await h.request('GET', `/api/v1/instances/${id}`)).status).toBe(404)
+  })
+
+  it('deleting a paired instance logs it out and removes its session file', async () => {
+    const { id, phone } = await h.pairNewInstance()
+    const fs = await import('node:fs')
+    const sessionFile = `${h.config.sessionsDir}/${id}.db`
+    expect(fs.existsSync(sessionFile)).toBe(true)
+    const res = await h.request('DELETE', `/api/v1/instances/${id}`)
+    expect(res.status).toBe(200)
+    expect(phone.linkedDevices()).toHaveLength(0)
+    expect(fs.existsSync(sessionFile)).toBe(false)
+  })
+
+  it('pairs by code: the phone enters the code the API handed out', async () => {
+    const phone = h.sim.createPhone({ phone: '5511977770001', pushName: 'By Code' })
+    const created = await h.request('POST', '/api/v1/instances', {})
+    const id = created.body.data.id
+    await h.waitForQr(id)
+    const requested = h.sim.waitFor('iq', (iq) => iq.child === 'link_code_companion_reg')
+    const res = await h.request('POST', `/api/v1/instances/${id}/pairing-code`, { phone: '+5511977770001' })
+    await requested
+    expect(res.status).toBe(200)
+    expect(res.body.data.code).toMatch(/^[A-Z0-9]{8}$/)
+    const connected = h.waitForStatus(id, 'connected')
+    await phone.enterPairingCode(res.body.data.code)
+    await connected
+    expect(h.daemon.manager.get(id).phone).toBe('5511977770001')
+  })
+
+  it('health: live and ready once instances are restored', async () => {
+    expect((await h.request('GET', '/health/live', undefined, {})).status).toBe(200)
+    const ready = await h.request('GET', '/health/ready', undefined, {})
+    expect(ready.status).toBe(200)
+    expect(ready.body.data.checks).toEqual({ database: true, instances_restored: true })
+  })
+})

@@ -1,0 +1,83 @@
+import net from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { StatusChange } from '../../src/instances/status.js'
+import { startHarness, type Harness } from '../helpers/harness.js'
+
+describe('boot restore and the reconnect policy', () => {
+  let h: Harness
+
+  beforeAll(async () => {
+    h = await startHarness({ env: { RESTORE_CONCURRENCY: '2' } })
+  })
+  afterAll(async () => {
+    await h.close()
+  })
+
+  it('restores paired instances through a bounded queue and leaves unpaired ones stopped', async () => {
+    const paired = []
+    for (let i = 0; i < 5; i++) paired.push(await h.pairNewInstance())
+    const unpaired = (await h.request('POST', '/api/v1/instances', { name: 'never scanned' })).body.data.id as string
+    await h.waitForQr(unpaired)
+
+    let qrs = 0
+    let inFlight = 0
+    let maxInFlight = 0
+    const sawStatus = (change: StatusChange) => {
+      if (change.to === 'connecting') maxInFlight = Math.max(maxInFlight, ++inFlight)
+      if (change.from === 'connecting' && change.to !== 'connecting') inFlight -= 1
+    }
+    await h.daemon.close()
+    const { createDaemon } = await import('../../src/daemon.js')
+    const { silentLogger } = await import('../../src/logger.js')
+    const daemon = await createDaemon(h.config, silentLogger)
+    daemon.manager.on('status', sawStatus)
+    daemon.manager.on('qr', () => (qrs += 1))
+    await daemon.listen()
+    try {
+      const all = paired.map((p) => new Promise<void>((resolve) => {
+        const check = (c: StatusChange) => c.instanceId === p.id && c.to === 'connected' && (daemon.manager.off('status', check), resolve())
+        daemon.manager.on('status', check)
+      }))
+      await Promise.all(all)
+      expect(maxInFlight).toBeLessThanOrEqual(2)
+      expect(maxInFlight).toBeGreaterThanOrEqual(1)
+      expect(qrs).toBe(0)
+      expect(daemon.manager.get(unpaired)).toMatchObject({ status: 'disconnected', status_reason: 'pairing_interrupted_by_restart' })
+      expect(daemon.manager.supervisor(unpaired).socket).toBeUndefined()
+    } finally {
+      await daemon.close()
+    }
+    await h.restartDaemon()
+  })
+
+  it('a login refused with failure 401 wipes the credentials and ends disconnected', async () => {
+    const { id, phone } = await h.pairNewInstance()
+    h.sim.faults.failureNextLogin(phone.linkedDevices()[0]!, 401)
+    const disconnected = h.waitForStatus(id, 'disconnected')
+    await h.request('POST', `/api/v1/instances/${id}/restart`)
+    expect(await disconnected).toMatchObject({ reason: 'failure_401', code: 401 })
+    expect(h.daemon.manager.supervisor(id).isPaired).toBe(false)
+  })
+})
+
+describe('consecutive failures', () => {
+  it('back off and end disconnected (too_many_failures) instead of looping forever', async () => {
+    // A port with nothing listening: every connect fails at once.
+    const server = net.createServer()
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as net.AddressInfo).port
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    const h = await startHarness({ env: { WA_WS_URL: `ws://127.0.0.1:${port}/ws/chat`, RECONNECT_MAX_FAILURES: '4' } })
+    try {
+      const changes: StatusChange[] = []
+      h.daemon.manager.on('status', (c) => changes.push(c))
+      const id = (await h.request('POST', '/api/v1/instances', {})).body.data.id as string
+      const change = await h.waitForStatus(id, 'disconnected')
+      expect(change?.reason).toBe('too_many_failures')
+      const transitions = h.daemon.db.sqlite.prepare('SELECT COUNT(*) AS n FROM instance_transitions WHERE instance_id = ?').get(id) as { n: number }
+      expect(transitions.n).toBeGreaterThanOrEqual(4)
+    } finally {
+      await h.close()
+    }
+  })
+})

@@ -1,0 +1,90 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createFfmpegRunner, FfmpegError } from '../../src/media/ffmpeg.js'
+import { parseFfmpegInfo } from '../../src/media/ffmpeg-info.js'
+import { fixtures, type Fixtures } from './fixtures.js'
+
+let f: Fixtures
+let tempRoot: string
+beforeAll(async () => {
+  f = await fixtures()
+  tempRoot = await mkdtemp(join(tmpdir(), 'wagw-ffmpeg-test-'))
+})
+afterAll(async () => {
+  await rm(tempRoot, { recursive: true, force: true })
+})
+
+describe('ffmpeg runner', () => {
+  it('returns the output file and stdout, and leaves no temp files', async () => {
+    const runner = createFfmpegRunner({ tempRoot })
+    const result = await runner.run({
+      input: f.wav,
+      outputExt: 'mp3',
+      args: ({ output }) => ['-c:a', 'libmp3lame', '-f', 'mp3', output, '-ac', '1', '-ar', '8000', '-f', 's16le', 'pipe:1'],
+    })
+    expect(result.output?.subarray(0, 3).toString('latin1')).toBe('ID3')
+    expect(result.stdout.length).toBe(1.5 * 8000 * 2)
+    expect(parseFfmpegInfo(result.stderr).audio).toMatchObject({ codec: 'pcm_s16le', sampleRate: 48000, channels: 1 })
+    expect(await readdir(tempRoot)).toEqual([])
+  })
+
+  it('never runs more processes than its bound; the rest queue', async () => {
+    const runner = createFfmpegRunner({ tempRoot, maxConcurrent: 2 })
+    const job = () => runner.run({ input: f.wav, inputArgs: ['-re'], args: () => ['-t', '0.1', '-f', 'null', '-'] })
+    const jobs = Array.from({ length: 6 }, job)
+    expect(runner.stats()).toMatchObject({ running: 2, queued: 4 })
+    await Promise.all(jobs)
+    expect(runner.stats()).toEqual({ running: 0, queued: 0, peakRunning: 2 })
+    expect(await readdir(tempRoot)).toEqual([])
+  })
+
+  it('the default bound is the machine parallelism', async () => {
+    const runner = createFfmpegRunner({ tempRoot })
+    const jobs = Array.from({ length: availableParallelism() + 2 }, () =>
+      runner.run({ input: f.wav, args: () => ['-f', 'null', '-'] }),
+    )
+    expect(runner.stats().running).toBe(availableParallelism())
+    await Promise.all(jobs)
+    expect(runner.stats().peakRunning).toBe(availableParallelism())
+  })
+
+  it('kills a process that overruns its timeout, and cleans up', async () => {
+    const runner = createFfmpegRunner({ tempRoot })
+    // -re plus endless padding: this job would never end by itself.
+    const err = await runner
+      .run({ input: f.wav, inputArgs: ['-re'], timeoutMs: 200, args: () => ['-af', 'apad', '-f', 'null', '-'] })
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FfmpegError)
+    expect(err).toMatchObject({ timedOut: true })
+    expect(runner.stats().running).toBe(0)
+    expect(await readdir(tempRoot)).toEqual([])
+  })
+
+  it('reports a failing conversion with ffmpeg stderr', async () => {
+    const runner = createFfmpegRunner({ tempRoot })
+    const err = await runner.run({ input: Buffer.from('garbage'), args: () => ['-f', 'null', '-'] }).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(FfmpegError)
+    expect((err as FfmpegError).exitCode).not.toBe(0)
+    expect((err as FfmpegError).stderr).toMatch(/Invalid data/)
+    expect(await readdir(tempRoot)).toEqual([])
+  })
+
+  it('reports a missing binary as an FfmpegError and frees its slot', async () => {
+    const runner = createFfmpegRunner({ tempRoot, binary: '/nonexistent/ffmpeg', maxConcurrent: 1 })
+    await expect(runner.run({ input: f.wav, args: () => [] })).rejects.toThrow(/could not start/)
+    await expect(runner.run({ input: f.wav, args: () => [] })).rejects.toBeInstanceOf(FfmpegError)
+    expect(runner.stats().running).toBe(0)
+  })
+})
+
+describe('ffmpeg input sandbox', () => {
+  it('an HLS playlist cannot make ffmpeg open network URLs', async () => {
+    const runner = createFfmpegRunner({ tempRoot })
+    const playlist = Buffer.from('#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1,\nhttp://127.0.0.1:1/segment.ts\n#EXT-X-ENDLIST\n')
+    const err = (await runner.run({ input: playlist, args: () => ['-f', 'null', '-'] }).catch((e: unknown) => e)) as FfmpegError
+    expect(err).toBeInstanceOf(FfmpegError)
+    expect(err.stderr).toMatch(/not on whitelist/)
+  })
+})

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest'
+import { computeWaveform } from '../../src/media/waveform.js'
+
+const pcm = (samples: number[]) => {
+  const b = Buffer.alloc(samples.length * 2)
+  samples.forEach((s, i) => b.writeInt16LE(s, i * 2))
+  return b
+}
+
+describe('computeWaveform', () => {
+  it('gives 64 peaks scaled so the loudest is 100', () => {
+    const ramp = Array.from({ length: 6400 }, (_, i) => (i % 2 ? -1 : 1) * Math.floor((i / 6400) * 32767))
+    const w = computeWaveform(pcm(ramp))
+    expect(w).toHaveLength(64)
+    expect(w[63]).toBe(100)
+    expect(w[0]).toBeLessThan(3)
+    expect([...w]).toEqual([...w].sort((a, b) => a - b))
+  })
+
+  it('is all zeros for silence and for no audio', () => {
+    expect([...computeWaveform(pcm(new Array(1000).fill(0)))]).toEqual(new Array(64).fill(0))
+    expect(computeWaveform(Buffer.alloc(0))).toHaveLength(64)
+  })
+
+  it('handles fewer samples than buckets', () => {
+    const w = computeWaveform(pcm([1000, -2000, 500]))
+    expect(w).toHaveLength(64)
+    expect(Math.max(...w)).toBe(100)
+  })
+
+  it('counts negative peaks (-32768 included)', () => {
+    expect(Math.max(...computeWaveform(pcm([-32768, 0])))).toBe(100)
+  })
+})

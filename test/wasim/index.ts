@@ -1,0 +1,12 @@
+/** The WhatsApp Web simulator: see README.md. */
+export { WaSimulator, type WaSimulatorOptions } from './simulator.js'
+export { Phone } from './phone.js'
+export { Customer, type CustomerMedia } from './customer.js'
+export type { ReceivedMessage, ReceivedReceipt, AutoReceipt } from './virtual-user.js'
+export type { SimEventMap, SimEventName } from './events.js'
+export { Faults, type StreamErrorCode } from './faults.js'
+export { makeMemoryAuthState, MemoryKeyStore, silentLogger, type MemoryAuthState } from './memory-auth.js'
+export { trustRootKey } from './trust.js'
+export { strictVerify } from './keys.js'
+export { MEDIA_CA_PATH } from './media-server.js'
+export { connectClient, pairClient, closeCode, type TestClient, type ClientOptions } from './baileys-client.js'
