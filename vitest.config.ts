@@ -1,9 +1,20 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 // The simulator serves media over HTTPS with its own CA. NODE_EXTRA_CA_CERTS is read only at process start,
 // so it is set here, before vitest forks its worker processes (pool 'forks' inherits this environment).
-process.env.NODE_EXTRA_CA_CERTS ??= fileURLToPath(new URL('./test/wasim/certs/ca.pem', import.meta.url))
+// When the machine already sets NODE_EXTRA_CA_CERTS (a single file), a bundle of both is written and used instead.
+const simCa = fileURLToPath(new URL('./test/wasim/certs/ca.pem', import.meta.url))
+const existingCa = process.env.NODE_EXTRA_CA_CERTS
+if (!existingCa || !fs.existsSync(existingCa)) process.env.NODE_EXTRA_CA_CERTS = simCa
+else if (existingCa !== simCa && !path.basename(existingCa).startsWith('wasim-ca-bundle')) {
+  const bundle = path.join(os.tmpdir(), `wasim-ca-bundle-${process.getuid?.() ?? 0}.pem`)
+  fs.writeFileSync(bundle, `${fs.readFileSync(existingCa, 'utf8')}\n${fs.readFileSync(simCa, 'utf8')}`)
+  process.env.NODE_EXTRA_CA_CERTS = bundle
+}
 
 export default defineConfig({
   test: {

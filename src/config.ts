@@ -56,6 +56,12 @@ export interface Config {
     readonly inlineMaxBytes: number
   }
   readonly authFailures: { readonly max: number; readonly windowMs: number }
+  readonly pairing: {
+    /** Lifetime of a signed pairing-page link (`POST /api/v1/instances/:id/pairing-link`). */
+    readonly linkTtlSeconds: number
+  }
+  /** `/metrics` without the admin bearer, for scrapers on a trusted network. */
+  readonly metricsPublic: boolean
 }
 
 export class ConfigError extends Error {
@@ -212,6 +218,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       max: e.int('AUTH_FAILURES_MAX', 20, 1, 1_000_000),
       windowMs: e.int('AUTH_FAILURES_WINDOW_MS', MINUTE, 1_000, HOUR),
     },
+    pairing: {
+      linkTtlSeconds: e.int('PAIRING_LINK_TTL_SECONDS', 15 * 60, 30, 24 * 3600),
+    },
+    metricsPublic: e.bool('METRICS_PUBLIC', false),
   }
   // Base64 of the largest document plus JSON framing; anything larger is refused before parsing.
   ;(config.limits as { bodyMaxBytes: number }).bodyMaxBytes = Math.ceil((config.limits.documentMaxBytes * 4) / 3) + 64 * 1024

@@ -22,6 +22,7 @@ export const ERRORS = {
   INSTANCE_NOT_CONNECTED: { status: 409, retryable: false, message: 'The instance is not connected; pair it first' },
   INSTANCE_ALREADY_PAIRED: { status: 409, retryable: false, message: 'The instance is already paired' },
   PAIRING_CODE_FAILED: { status: 502, retryable: true, message: 'WhatsApp did not issue a pairing code' },
+  PAIRING_LINK_INVALID: { status: 403, retryable: false, message: 'The pairing link is invalid or has expired; ask for a new one' },
   // sending
   INVALID_PHONE: { status: 400, retryable: false, message: 'phone must be 8 to 18 digits, optionally with a leading +' },
   UNKNOWN_MESSAGE_TYPE: { status: 400, retryable: false, message: 'Unknown message type' },

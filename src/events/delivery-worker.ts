@@ -22,7 +22,7 @@ export interface DeliveryWorkerDeps {
   leaseMs?: number
   now?: () => number
   /** the body one sink receives; default: the stored event body unchanged */
-  renderBody?: (storedBody: string, target: SinkTarget) => Buffer
+  renderBody?: (storedBody: string, target: SinkTarget) => Buffer | Promise<Buffer>
   /** called after a 410 disabled a webhook */
   onDisabled?: (ref: SinkRef) => void
 }
@@ -196,7 +196,7 @@ export class DeliveryWorker {
       this.finalise(row, { kind: 'failed', reason: 'event_not_found' }, undefined)
       return
     }
-    const body = this.deps.renderBody ? this.deps.renderBody(stored.body, target) : Buffer.from(stored.body, 'utf8')
+    const body = this.deps.renderBody ? await this.deps.renderBody(stored.body, target) : Buffer.from(stored.body, 'utf8')
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': USER_AGENT,

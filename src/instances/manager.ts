@@ -149,6 +149,8 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
         supervisor.forceStatus('disconnected', 'pairing_interrupted_by_restart')
         continue
       }
+      // Not connected until it reconnects: say so now rather than when its turn in the queue comes.
+      supervisor.forceStatus('connecting', 'restoring')
       void queue.add(async () => {
         await jitter(250)
         supervisor.start('restored')

@@ -146,7 +146,7 @@ function isHttpUrl(value: string): boolean {
   if (value.length > 4096) return false
   try {
     const url = new URL(value)
-    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== ''
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '' && !url.username && !url.password
   } catch {
     return false
   }

@@ -22,15 +22,15 @@ describe('boot restore and the reconnect policy', () => {
     let qrs = 0
     let inFlight = 0
     let maxInFlight = 0
-    const sawStatus = (change: StatusChange) => {
-      if (change.to === 'connecting') maxInFlight = Math.max(maxInFlight, ++inFlight)
-      if (change.from === 'connecting' && change.to !== 'connecting') inFlight -= 1
-    }
+    // Handshakes in flight, as the server sees them: a connection opened and not yet logged in.
+    const opened = () => (maxInFlight = Math.max(maxInFlight, ++inFlight))
+    const loggedIn = () => (inFlight -= 1)
+    h.sim.on('connection', opened)
+    h.sim.on('login', loggedIn)
     await h.daemon.close()
     const { createDaemon } = await import('../../src/daemon.js')
     const { silentLogger } = await import('../../src/logger.js')
     const daemon = await createDaemon(h.config, silentLogger)
-    daemon.manager.on('status', sawStatus)
     daemon.manager.on('qr', () => (qrs += 1))
     await daemon.listen()
     try {
@@ -45,9 +45,11 @@ describe('boot restore and the reconnect policy', () => {
       expect(daemon.manager.get(unpaired)).toMatchObject({ status: 'disconnected', status_reason: 'pairing_interrupted_by_restart' })
       expect(daemon.manager.supervisor(unpaired).socket).toBeUndefined()
     } finally {
+      h.sim.off('connection', opened)
+      h.sim.off('login', loggedIn)
       await daemon.close()
+      await h.restartDaemon()
     }
-    await h.restartDaemon()
   })
 
   it('a login refused with failure 401 wipes the credentials and ends disconnected', async () => {
