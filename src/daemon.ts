@@ -5,23 +5,32 @@ import { migrations } from './db/migrations/index.js'
 import { buildApp } from './http/app.js'
 import { InstanceManager } from './instances/manager.js'
 import { InstanceRepository } from './instances/repository.js'
+import type { InstanceStatus } from './instances/status.js'
 import type { Logger } from './logger.js'
 import { resolveAdminToken, resolveSecretKey } from './security/secrets.js'
 import { Sealer } from './security/sealing.js'
 import { ensureStrictCurveVerify } from './whatsapp/curve-verify.js'
 import { Outbox } from './events/outbox.js'
+import { createEventDelivery, type EventDelivery } from './events/index.js'
 import { SinkDirectory } from './events/sinks.js'
 import { createMessaging, type Messaging } from './messages/index.js'
 import { prepareMedia } from './media/index.js'
 import { createGuardedAgent } from './net/index.js'
 import { BaileysMessenger } from './whatsapp/messenger.js'
 import { newWaMessageId } from './whatsapp/outbound.js'
+import { GatewayMetrics } from './metrics/metrics.js'
+import { recordEvents } from './metrics/from-events.js'
+import { PairingLinks } from './security/pairing-links.js'
 
 export interface Daemon {
   app: Awaited<ReturnType<typeof buildApp>>
   db: Database
   manager: InstanceManager
   messaging: Messaging
+  /** Prometheus metrics; modules record into it (see src/metrics/metrics.ts). */
+  metrics: GatewayMetrics
+  /** inbound events, webhooks, tenants' cores, delivery worker, inbound media */
+  events: EventDelivery
   /** Set only on the first start without GATEWAY_ADMIN_TOKEN: print it once. */
   generatedAdminToken: string | undefined
   /** Listens, then restores sessions in the background; resolves with the bound address. */
@@ -52,13 +61,17 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     fetchTimeoutMs: config.limits.mediaFetchTimeoutMs,
     agent: mediaAgent,
   }
+  // The send path asks for an instance's status on every request: kept in memory from the manager's events.
+  const instanceStatuses = new Map<string, InstanceStatus>()
+  manager.on('status', (change) => instanceStatuses.set(change.instanceId, change.to))
+  manager.on('deleted', (id) => instanceStatuses.delete(id))
   const messaging = createMessaging({
     config,
     db,
     outbox,
     instances,
     logger,
-    instanceStatus: (id) => manager.supervisor(id).status,
+    instanceStatus: (id) => instanceStatuses.get(id) ?? manager.supervisor(id).status,
     prepareMedia: (kind, input) => prepareMedia(kind, input, mediaLimits),
     newWaMessageId,
   })
@@ -66,16 +79,23 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   manager.on('closed', (id, connection) => messaging.dispatcher.detach(id, connection))
   manager.on('deleted', (id) => messaging.dispatcher.forget(id))
   messaging.service.start()
-  const app = await buildApp({ config, logger, db, instances, manager, adminTokenHash: admin.hash, messages: messaging.service })
+  const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: new Sealer(secretKey, 'webhooks'), secretKey, logger })
+  const metrics = new GatewayMetrics({ instanceStatusCounts: () => countStatuses(manager) })
+  outbox.onAppended((events) => recordEvents(metrics, events))
+  const pairingLinks = new PairingLinks(secretKey, config.publicUrl, config.pairing.linkTtlSeconds)
+  const app = await buildApp({ config, logger, db, instances, manager, adminTokenHash: admin.hash, messages: messaging.service, events, metrics, pairingLinks })
   let restoring: Promise<void> = Promise.resolve()
   return {
     app,
     db,
     manager,
     messaging,
+    metrics,
+    events,
     generatedAdminToken: admin.generated,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host })
+      events.start()
       restoring = manager.restoreAll().catch((err: unknown) => logger.error({ err }, 'restoring instances failed'))
       return address
     },
@@ -84,8 +104,15 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
       messaging.service.stop()
       await messaging.dispatcher.stop()
       manager.shutdown()
+      await events.stop()
       await restoring
       db.close()
     },
   }
+}
+
+function countStatuses(manager: InstanceManager): Partial<Record<string, number>> {
+  const counts: Partial<Record<string, number>> = {}
+  for (const instance of manager.list()) counts[instance.status] = (counts[instance.status] ?? 0) + 1
+  return counts
 }

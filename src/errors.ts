@@ -59,6 +59,7 @@ export const ERRORS = {
   DELIVERY_NOT_FAILED: { status: 409, retryable: false, message: 'Only a terminally failed delivery can be retried' },
   TENANT_NOT_FOUND: { status: 404, retryable: false, message: 'No such tenant' },
   MEDIA_LINK_INVALID: { status: 403, retryable: false, message: 'The media link is invalid or has expired' },
+  MEDIA_UNAVAILABLE: { status: 502, retryable: true, message: 'The media could not be downloaded from WhatsApp' },
   // server side
   SERVICE_UNAVAILABLE: { status: 503, retryable: true, message: 'The service is not ready' },
   INTERNAL: { status: 500, retryable: true, message: 'Internal error' },

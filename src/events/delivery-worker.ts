@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
 import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
 import type { DeliveryRow } from '../db/schema.js'
@@ -41,12 +42,28 @@ const USER_AGENT = 'plixa-wa-gateway/0.1 (+webhooks)'
  * receiver's. The worker is woken by every append (no polling delay on the hot path) and by one timer set to the
  * next scheduled retry.
  */
-export class DeliveryWorker {
+/** One finalised attempt (or a chain ended without one), for metrics, logs and tests. */
+export interface DeliverySettled {
+  deliveryId: string
+  eventId: string
+  sink: string
+  /** the delivery's status after this attempt */
+  status: 'pending' | 'succeeded' | 'failed'
+  attempt: number
+  httpStatus: number | null
+  error: string | null
+}
+
+export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }> {
   private readonly inFlightBySink = new Map<string, number>()
   private readonly controllers = new Map<string, { controller: AbortController; claim: string }>()
   private readonly settled = new Set<Promise<void>>()
   private inFlight = 0
   private running = false
+  /** Results waiting for the per-tick batch commit (one transaction for all, performance.md "batch per tick"). */
+  private finals: Array<() => void> = []
+  private afterFinals: Array<() => void> = []
+  private flushQueued = false
   private pumpQueued = false
   private timer: NodeJS.Timeout | undefined
   private readonly now: () => number
@@ -54,35 +71,44 @@ export class DeliveryWorker {
   private readonly leaseMs: number
   private readonly stmt: {
     claim: Statement
+    nextForSink: Statement
+    dueSinks: Statement
     release: Statement
-    nextDue: Statement
     eventBody: Statement
     finalise: Statement
     attempt: Statement
     releaseAll: Statement
   }
+  /**
+   * When each sink may next have due work (earliest known; a stale early time costs one empty claim). Filled at
+   * start from the database, then by appends, retries and manual re-fires: a claim never scans other sinks' rows.
+   */
+  private readonly due = new Map<string, { ref: SinkRef; at: number }>()
+  private rescan = true
 
   constructor(private readonly deps: DeliveryWorkerDeps) {
+    super()
     this.now = deps.now ?? Date.now
     this.maxInFlight = deps.maxInFlight ?? 512
     this.leaseMs = deps.leaseMs ?? 60_000
     const sqlite = deps.db.sqlite
-    // Hot path: plain prepared statements (compiled once), not query-builder compiles per row.
+    // Hot path: plain prepared statements (compiled once); each walks deliveries_sink_due for one sink only.
     this.stmt = {
       claim: sqlite.prepare(`
         UPDATE deliveries SET lease_until = @leaseUntil, claim = @claim
         WHERE id IN (
-          SELECT id FROM (
-            SELECT id, row_number() OVER (PARTITION BY sink_kind, sink_id ORDER BY next_attempt_at, seq) AS rn
-            FROM deliveries
-            WHERE status = 'pending' AND next_attempt_at <= @now AND (lease_until IS NULL OR lease_until <= @now)
-              AND (sink_kind || ':' || sink_id) NOT IN (SELECT value FROM json_each(@saturated))
-          ) WHERE rn <= @perSink LIMIT @limit
+          SELECT id FROM deliveries
+          WHERE sink_kind = @kind AND sink_id = @id AND status = 'pending' AND next_attempt_at <= @now
+            AND (claim IS NULL OR lease_until <= @now)
+          ORDER BY next_attempt_at LIMIT @limit
         )
         RETURNING id, event_id, sink_kind, sink_id, attempts, claim`),
+      nextForSink: sqlite.prepare(`
+        SELECT next_attempt_at AS at FROM deliveries
+        WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND claim IS NULL ORDER BY next_attempt_at LIMIT 1`),
+      dueSinks: sqlite.prepare(`
+        SELECT sink_kind, sink_id, MIN(next_attempt_at) AS at FROM deliveries WHERE status = 'pending' GROUP BY sink_kind, sink_id`),
       release: sqlite.prepare(`UPDATE deliveries SET lease_until = NULL, claim = NULL WHERE id = ? AND claim = ?`),
-      nextDue: sqlite.prepare(`
-        SELECT MIN(MAX(next_attempt_at, COALESCE(lease_until, 0))) AS at FROM deliveries WHERE status = 'pending'`),
       eventBody: sqlite.prepare(`SELECT body FROM events WHERE id = ?`),
       finalise: sqlite.prepare(`
         UPDATE deliveries SET status = @status, attempts = attempts + 1, next_attempt_at = @next, lease_until = NULL,
@@ -102,17 +128,18 @@ export class DeliveryWorker {
     if (this.running) return
     this.running = true
     this.stmt.releaseAll.run()
-    this.wake()
+    this.rescan = true
+    this.schedulePump()
   }
 
-  /** Something may be due now (a new delivery, a manual retry). Coalesced: many wakes in one tick, one claim. */
-  wake(): void {
-    if (!this.running || this.pumpQueued) return
-    this.pumpQueued = true
-    setImmediate(() => {
-      this.pumpQueued = false
-      this.pump()
-    })
+  /**
+   * New work may be due now: deliveries appended or re-fired for `sinks`; without sinks, anything (the pending
+   * rows are looked up again). Coalesced: many wakes in one tick, one pump.
+   */
+  wake(sinks?: readonly SinkRef[]): void {
+    if (sinks === undefined) this.rescan = true
+    else for (const ref of sinks) this.markDue(ref, this.now())
+    this.schedulePump()
   }
 
   /** Stops claiming, aborts attempts in flight and releases their claims (they are retried at the next start). */
@@ -122,65 +149,84 @@ export class DeliveryWorker {
     this.timer = undefined
     for (const { controller } of this.controllers.values()) controller.abort()
     await Promise.allSettled([...this.settled])
+    this.flushFinals()
   }
 
   get inFlightCount(): number {
     return this.inFlight
   }
 
-  private pump(): void {
-    if (!this.running) return
-    const free = this.maxInFlight - this.inFlight
-    if (free > 0) {
-      const saturated = [...this.inFlightBySink].filter(([, n]) => n >= this.deps.perEndpointConcurrency).map(([k]) => k)
-      const now = this.now()
-      const claim = randomBytes(9).toString('base64url')
-      const rows = this.stmt.claim.all({
-        leaseUntil: now + this.leaseMs,
-        claim,
-        now,
-        saturated: JSON.stringify(saturated),
-        perSink: this.deps.perEndpointConcurrency,
-        limit: free,
-      }) as Claimed[]
-      for (const row of rows) {
-        const key = `${row.sink_kind}:${row.sink_id}`
-        const busy = this.inFlightBySink.get(key) ?? 0
-        if (busy >= this.deps.perEndpointConcurrency) {
-          // Claimed together with siblings while the endpoint had only some slots free: give it back.
-          this.stmt.release.run(row.id, claim)
-          continue
-        }
-        this.inFlightBySink.set(key, busy + 1)
-        this.inFlight += 1
-        const done = this.run(row).finally(() => {
-          this.settled.delete(done)
-          this.inFlight -= 1
-          const left = (this.inFlightBySink.get(key) ?? 1) - 1
-          if (left <= 0) this.inFlightBySink.delete(key)
-          else this.inFlightBySink.set(key, left)
-          this.wake()
-        })
-        this.settled.add(done)
-      }
-    }
-    this.armTimer()
+  private markDue(ref: SinkRef, at: number): void {
+    const key = sinkKey(ref)
+    const entry = this.due.get(key)
+    if (!entry) this.due.set(key, { ref, at })
+    else if (at < entry.at) entry.at = at
   }
 
-  /** One timer, set to the earliest future retry (or lease expiry); capped so clock jumps heal within a minute. */
-  private armTimer(): void {
+  private schedulePump(): void {
+    if (!this.running || this.pumpQueued) return
+    this.pumpQueued = true
+    setImmediate(() => {
+      this.pumpQueued = false
+      this.pump()
+    })
+  }
+
+  private pump(): void {
+    if (!this.running) return
+    if (this.rescan) {
+      this.rescan = false
+      for (const r of this.stmt.dueSinks.all() as Array<{ sink_kind: SinkRef['kind']; sink_id: string; at: number }>) {
+        this.markDue({ kind: r.sink_kind, id: r.sink_id }, r.at)
+      }
+    }
+    const now = this.now()
+    const claim = randomBytes(9).toString('base64url')
+    for (const [key, entry] of this.due) {
+      if (entry.at > now) continue
+      const free = this.maxInFlight - this.inFlight
+      if (free <= 0) break
+      const slots = Math.min(this.deps.perEndpointConcurrency - (this.inFlightBySink.get(key) ?? 0), free)
+      // A saturated endpoint keeps its entry; one of its own completions wakes the worker. Others go on meanwhile.
+      if (slots <= 0) continue
+      const rows = this.stmt.claim.all({ leaseUntil: now + this.leaseMs, claim, kind: entry.ref.kind, id: entry.ref.id, now, limit: slots }) as Claimed[]
+      for (const row of rows) this.launch(key, row)
+      const next = this.stmt.nextForSink.get(entry.ref.kind, entry.ref.id) as { at: number } | undefined
+      if (next === undefined) this.due.delete(key)
+      else entry.at = next.at
+    }
+    this.armTimer(now)
+  }
+
+  private launch(key: string, row: Claimed): void {
+    this.inFlightBySink.set(key, (this.inFlightBySink.get(key) ?? 0) + 1)
+    this.inFlight += 1
+    const done = this.run(row).finally(() => {
+      this.settled.delete(done)
+      this.inFlight -= 1
+      const left = (this.inFlightBySink.get(key) ?? 1) - 1
+      if (left <= 0) this.inFlightBySink.delete(key)
+      else this.inFlightBySink.set(key, left)
+      this.schedulePump()
+    })
+    this.settled.add(done)
+  }
+
+  /** One timer, set to the earliest future retry; capped so clock jumps heal within a minute. */
+  private armTimer(now: number): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     if (!this.running) return
-    const row = this.stmt.nextDue.get() as { at: number | null } | undefined
-    if (row?.at === null || row?.at === undefined) return
-    const delay = Math.min(Math.max(row.at - this.now(), 0), 60_000)
-    // Due rows of saturated endpoints are picked up when a slot frees; no need to spin for them.
-    if (delay === 0 && this.inFlight > 0) return
-    this.timer = setTimeout(() => {
-      this.timer = undefined
-      this.wake()
-    }, Math.max(delay, 1))
+    let earliest = Number.POSITIVE_INFINITY
+    for (const entry of this.due.values()) if (entry.at > now && entry.at < earliest) earliest = entry.at
+    if (earliest === Number.POSITIVE_INFINITY) return
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined
+        this.schedulePump()
+      },
+      Math.min(Math.max(earliest - now, 1), 60_000),
+    )
     this.timer.unref()
   }
 
@@ -216,20 +262,24 @@ export class DeliveryWorker {
       return
     }
     const verdict = judge(outcome, row.attempts + 1, this.deps.schedule)
-    this.finalise(row, verdict, outcome)
-    if (verdict.kind === 'disable') this.disable(ref, verdict.reason)
-    else if (verdict.kind === 'failed' && outcome.status === undefined && outcome.error === 'forbidden') {
+    this.finalise(row, verdict, outcome, verdict.kind === 'disable' ? () => this.disable(ref, verdict.reason) : undefined)
+    if (verdict.kind === 'failed' && outcome.status === undefined && outcome.error === 'forbidden') {
       this.deps.logger.warn({ sink: sinkKey(ref) }, 'webhook URL resolves to a forbidden address; delivery failed')
     }
   }
 
-  private finalise(row: Claimed, verdict: Verdict, outcome: AttemptOutcome | undefined): void {
+  /**
+   * Records the result with the same claim it was made under (a lost lease changes nothing). Results of one tick
+   * commit together; a crash before that commit only means the attempt is made again (at-least-once).
+   */
+  private finalise(row: Claimed, verdict: Verdict, outcome: AttemptOutcome | undefined, after?: () => void): void {
     const now = this.now()
     const iso = new Date(now).toISOString()
     const status = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
     const lastError =
       verdict.kind === 'failed' || verdict.kind === 'disable' ? verdict.reason : outcome?.error ? outcome.error : null
-    this.deps.db.tx(() => {
+    if (verdict.kind === 'retry') this.afterFinals.push(() => this.markDue({ kind: row.sink_kind, id: row.sink_id }, now + verdict.delayMs))
+    this.finals.push(() => {
       this.stmt.finalise.run({
         status,
         next: verdict.kind === 'retry' ? now + verdict.delayMs : now,
@@ -247,6 +297,38 @@ export class DeliveryWorker {
         Math.round(outcome?.durationMs ?? 0),
       )
     })
+    this.afterFinals.push(() => {
+      after?.()
+      if (this.listenerCount('settled') > 0) {
+        this.emit('settled', {
+          deliveryId: row.id,
+          eventId: row.event_id,
+          sink: `${row.sink_kind}:${row.sink_id}`,
+          status,
+          attempt: row.attempts + 1,
+          httpStatus: outcome?.status ?? null,
+          error: lastError,
+        })
+      }
+    })
+    if (!this.flushQueued) {
+      this.flushQueued = true
+      setImmediate(() => this.flushFinals())
+    }
+  }
+
+  private flushFinals(): void {
+    this.flushQueued = false
+    if (this.finals.length === 0) return
+    const finals = this.finals
+    const after = this.afterFinals
+    this.finals = []
+    this.afterFinals = []
+    this.deps.db.tx(() => {
+      for (const f of finals) f()
+    })
+    for (const a of after) a()
+    this.schedulePump()
   }
 
   /** 410 Gone: disable the webhook and end every chain still pending for it. A tenant core is never disabled. */

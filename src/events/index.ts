@@ -12,6 +12,7 @@ import { downloadInboundMedia } from '../whatsapp/media-download.js'
 import { DeliveryClient, type DeliveryPoster } from './delivery-client.js'
 import { DeliveryWorker } from './delivery-worker.js'
 import { publishLifecycleEvents } from './lifecycle.js'
+import { LiveEventStream } from './live-stream.js'
 import type { Outbox } from './outbox.js'
 import type { SinkDirectory, SinkTarget } from './sinks.js'
 import { TenantService } from './tenants.js'
@@ -74,13 +75,14 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     allow: config.allowPrivateCidrs,
     secretGraceMs: config.webhooks.secretGraceMs,
     instanceExists: (id) => manager.list().some((i) => i.id === id),
-    wake: () => worker.wake(),
+    wake: (sink) => worker.wake(sink ? [sink] : undefined),
     ...(deps.now ? { now: deps.now } : {}),
   })
   const tenants = new TenantService({ db, sealer: deps.sealer, sinks, allow: config.allowPrivateCidrs })
+  const stream = new LiveEventStream(outbox, db)
   const recording = new InboundRecording({ db, outbox, media, links, ...(deps.now ? { now: deps.now } : {}) })
 
-  const unsubscribeAppended = outbox.onAppended(() => worker.wake())
+  const unsubscribeAppended = outbox.onAppended((_events, sinks) => worker.wake(sinks))
   const unpublish = publishLifecycleEvents(manager, outbox, log)
   // Attach on socket creation, not on `open`: the offline backlog can be flushed before `open` fires.
   const onSocket: Parameters<typeof manager.on<'socket'>>[1] = (instanceId, connection) =>
@@ -95,6 +97,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     media,
     links,
     recording,
+    stream,
     start(): void {
       worker.start()
       media.resumePending()

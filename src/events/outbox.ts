@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto'
+import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
 import { sinkKey, type SinkDirectory, type SinkRef } from './sinks.js'
 import type { DomainEvent, EventEnvelope } from './types.js'
 
-export type AppendedListener = (envelopes: readonly EventEnvelope[]) => void
+/** `sinks`: the sinks that got a delivery row in this batch. */
+export type AppendedListener = (envelopes: readonly EventEnvelope[], sinks: readonly SinkRef[]) => void
 
 export const newEventId = (): string => `evt_${randomBytes(12).toString('base64url')}`
 export const newDeliveryId = (): string => `dlv_${randomBytes(12).toString('base64url')}`
@@ -17,7 +19,10 @@ export const newDeliveryId = (): string => `dlv_${randomBytes(12).toString('base
 export class Outbox {
   private readonly listeners = new Set<AppendedListener>()
   private pending: EventEnvelope[] = []
+  private pendingSinks = new Map<string, SinkRef>()
   private readonly now: () => number
+  // Hot path (every inbound message): statements compiled once.
+  private readonly stmt: { byKey: Statement; event: Statement; delivery: Statement }
 
   constructor(
     private readonly db: Database,
@@ -25,6 +30,15 @@ export class Outbox {
     now?: () => number,
   ) {
     this.now = now ?? Date.now
+    this.stmt = {
+      byKey: db.sqlite.prepare(`SELECT id FROM events WHERE dedupe_key = ?`),
+      event: db.sqlite.prepare(
+        `INSERT INTO events (id, instance_id, tenant_id, type, dedupe_key, body, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      delivery: db.sqlite.prepare(`
+        INSERT INTO deliveries (id, event_id, sink_kind, sink_id, status, attempts, next_attempt_at, created_at, updated_at)
+        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)`),
+    }
   }
 
   /** Stores the event unless its dedupe key was seen before and fans it out to every subscribed sink. */
@@ -34,9 +48,8 @@ export class Outbox {
 
   /** Like append, but to the given sinks only (e.g. `webhook.test` goes to one webhook). */
   appendTo(event: DomainEvent, sinks: readonly SinkRef[]): { id: string; inserted: boolean } {
-    const { db } = this
     if (event.dedupeKey) {
-      const existing = db.first(db.qb.selectFrom('events').select('id').where('dedupe_key', '=', event.dedupeKey))
+      const existing = this.stmt.byKey.get(event.dedupeKey) as { id: string } | undefined
       if (existing) return { id: existing.id, inserted: false }
     }
     const nowMs = this.now()
@@ -50,41 +63,20 @@ export class Outbox {
       tenant_id: event.tenantId,
       data: event.data,
     }
-    db.tx(() => {
-      db.run(
-        db.qb.insertInto('events').values({
-          id: envelope.id,
-          instance_id: envelope.instance_id,
-          tenant_id: envelope.tenant_id,
-          type: envelope.type,
-          dedupe_key: event.dedupeKey ?? null,
-          body: JSON.stringify(envelope),
-          occurred_at: envelope.occurred_at,
-        }),
-      )
+    const write = () => {
+      this.stmt.event.run(envelope.id, envelope.instance_id, envelope.tenant_id, envelope.type, event.dedupeKey ?? null, JSON.stringify(envelope), envelope.occurred_at)
       const seen = new Set<string>()
       for (const sink of sinks) {
-        if (seen.has(sinkKey(sink))) continue
-        seen.add(sinkKey(sink))
-        db.run(
-          db.qb.insertInto('deliveries').values({
-            id: newDeliveryId(),
-            event_id: envelope.id,
-            sink_kind: sink.kind,
-            sink_id: sink.id,
-            status: 'pending',
-            attempts: 0,
-            next_attempt_at: nowMs,
-            lease_until: null,
-            claim: null,
-            last_status: null,
-            last_error: null,
-            created_at: nowIso,
-            updated_at: nowIso,
-          }),
-        )
+        const key = sinkKey(sink)
+        if (seen.has(key)) continue
+        seen.add(key)
+        this.stmt.delivery.run(newDeliveryId(), envelope.id, sink.kind, sink.id, nowMs, nowIso, nowIso)
+        if (this.listeners.size > 0) this.pendingSinks.set(key, sink)
       }
-    })
+    }
+    // Inside the caller's transaction the rows simply join it; alone, they get their own.
+    if (this.db.sqlite.inTransaction) write()
+    else this.db.tx(write)
     this.announce(envelope)
     return { id: envelope.id, inserted: true }
   }
@@ -100,10 +92,12 @@ export class Outbox {
     if (this.pending.length > 1) return
     queueMicrotask(() => {
       const batch = this.pending
+      const sinks = [...this.pendingSinks.values()]
       this.pending = []
+      this.pendingSinks = new Map()
       for (const listener of this.listeners) {
         try {
-          listener(batch)
+          listener(batch, sinks)
         } catch {
           // a listener's failure must never reach the producer
         }

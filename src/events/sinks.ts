@@ -49,6 +49,8 @@ interface CachedWebhook {
 export class SinkDirectory {
   private webhooks: CachedWebhook[] | undefined
   private cores: Map<string, boolean> | undefined
+  /** Decrypted targets, until the next change or until a rotated-out secret's grace period ends. */
+  private readonly targets = new Map<string, { target: SinkTarget | undefined; until: number }>()
   private readonly now: () => number
 
   constructor(private readonly deps: SinkDirectoryDeps) {
@@ -58,6 +60,7 @@ export class SinkDirectory {
   invalidate(): void {
     this.webhooks = undefined
     this.cores = undefined
+    this.targets.clear()
   }
 
   subscribers(event: { type: EventType; instanceId: string | null; tenantId: string | null }): SinkRef[] {
@@ -76,10 +79,24 @@ export class SinkDirectory {
   }
 
   target(ref: SinkRef): SinkTarget | undefined {
+    const key = sinkKey(ref)
+    const cached = this.targets.get(key)
+    if (cached && cached.until > this.now()) return cached.target
+    if (this.targets.size > 10_000) this.targets.clear()
+    let until = Number.POSITIVE_INFINITY
+    let target: SinkTarget | undefined
     if (ref.kind === 'webhook') {
       const row = this.deps.db.first(this.deps.db.qb.selectFrom('webhooks').selectAll().where('id', '=', ref.id))
-      return row ? this.webhookTarget(row) : undefined
+      if (row?.previous_valid_until) until = Date.parse(row.previous_valid_until)
+      target = row ? this.webhookTarget(row) : undefined
+    } else {
+      target = this.coreTarget(ref)
     }
+    this.targets.set(key, { target, until })
+    return target
+  }
+
+  private coreTarget(ref: SinkRef): SinkTarget | undefined {
     if (ref.id === ENV_CORE_ID) {
       const env = this.deps.envCore
       return env ? { url: env.url, secrets: [env.secret], enabled: true, includeMediaBase64: false } : undefined

@@ -7,7 +7,7 @@ import type { Sealer } from '../security/sealing.js'
 import type { Outbox } from './outbox.js'
 import { generateWebhookSecret } from './signing.js'
 import { assertDeliverableUrl } from './url-check.js'
-import type { SinkDirectory } from './sinks.js'
+import type { SinkDirectory, SinkRef } from './sinks.js'
 import { EVENT_TYPES } from './types.js'
 
 export interface WebhookInput {
@@ -34,7 +34,7 @@ export interface WebhookServiceDeps {
   secretGraceMs: number
   instanceExists: (id: string) => boolean
   /** a manual retry or a test event is due now */
-  wake: () => void
+  wake: (sink?: SinkRef) => void
   now?: () => number
 }
 
@@ -165,7 +165,7 @@ export class WebhookService {
       },
       [{ kind: 'webhook', id }],
     )
-    this.deps.wake()
+    this.deps.wake({ kind: 'webhook', id })
     return { eventId }
   }
 
@@ -235,7 +235,7 @@ export class WebhookService {
   /** Re-fires a terminally failed delivery now (same event id, so receivers still dedupe). */
   retryDelivery(deliveryId: string): void {
     const { db } = this.deps
-    const row = db.first(db.qb.selectFrom('deliveries').select(['status']).where('id', '=', deliveryId))
+    const row = db.first(db.qb.selectFrom('deliveries').select(['status', 'sink_kind', 'sink_id']).where('id', '=', deliveryId))
     if (!row) throw new AppError('DELIVERY_NOT_FOUND')
     if (row.status !== 'failed') throw new AppError('DELIVERY_NOT_FAILED')
     const now = this.now()
@@ -246,7 +246,7 @@ export class WebhookService {
         .where('id', '=', deliveryId)
         .where('status', '=', 'failed'),
     )
-    this.deps.wake()
+    this.deps.wake({ kind: row.sink_kind, id: row.sink_id })
   }
 
   private checkUrl(url: string): Promise<string> {

@@ -11,6 +11,17 @@ import { healthRoutes } from './routes/health.js'
 import { instanceRoutes } from './routes/instances.js'
 import { messageRoutes } from './routes/messages.js'
 import type { MessageService } from '../messages/service.js'
+import type { GatewayMetrics } from '../metrics/metrics.js'
+import type { PairingLinks } from '../security/pairing-links.js'
+import { registerOpenApi } from './openapi.js'
+import { echoRequestId, requestId } from './request-id.js'
+import { installMetrics } from './routes/metrics.js'
+import { pairingRoutes } from './routes/pairing.js'
+import type { EventDelivery } from '../events/index.js'
+import { webhookRoutes } from './routes/webhooks.js'
+import { tenantRoutes } from './routes/tenants.js'
+import { mediaRoutes } from './routes/media.js'
+import { eventStreamRoutes } from './routes/event-stream.js'
 
 export interface AppDeps {
   config: Config
@@ -20,6 +31,10 @@ export interface AppDeps {
   manager: InstanceManager
   adminTokenHash: string
   messages: MessageService
+  metrics: GatewayMetrics
+  pairingLinks: PairingLinks
+  /** inbound events, sinks and delivery (webhooks, tenants' cores, media links, live stream) */
+  events?: EventDelivery
 }
 
 /** The HTTP face of the daemon. Routes translate between HTTP and the domain modules, nothing more. */
@@ -28,18 +43,28 @@ export async function buildApp(deps: AppDeps) {
     loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
     bodyLimit: deps.config.limits.bodyMaxBytes,
     disableRequestLogging: false,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => crypto.randomUUID(),
+    // requestId() reads x-request-id itself, so a malformed one is replaced rather than trusted.
+    requestIdHeader: false,
+    genReqId: requestId,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
+  echoRequestId(app)
+  // Before every route: @fastify/swagger collects routes as they are added.
+  await registerOpenApi(app, { publicUrl: deps.config.publicUrl })
   const auth = new Authenticator({
     adminTokenHash: deps.adminTokenHash,
     instances: deps.instances,
     limiter: new AuthFailureLimiter(deps.config.authFailures.max, deps.config.authFailures.windowMs),
   })
+  installMetrics(app, { metrics: deps.metrics, auth, public: deps.config.metricsPublic })
+  await app.register(pairingRoutes({ manager: deps.manager, auth, links: deps.pairingLinks }))
   await app.register(healthRoutes({ db: deps.db, manager: deps.manager }))
   await app.register(instanceRoutes({ manager: deps.manager, auth }))
   await app.register(messageRoutes({ messages: deps.messages, auth }))
+  if (deps.events) await app.register(webhookRoutes({ webhooks: deps.events.webhooks, auth }))
+  if (deps.events) await app.register(tenantRoutes({ tenants: deps.events.tenants, auth }))
+  if (deps.events) await app.register(mediaRoutes({ media: deps.events.media, links: deps.events.links, inlineMaxBytes: deps.config.media.inlineMaxBytes }))
+  if (deps.events) await app.register(eventStreamRoutes({ stream: deps.events.stream, auth }))
   return app
 }

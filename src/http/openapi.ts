@@ -1,7 +1,7 @@
 import fs from 'node:fs'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifySchema } from 'fastify'
 import { ERRORS, type ErrorCode } from '../errors.js'
 
 /** `schema.security` values for routes: say which credentials a route takes, and the document shows it. */
@@ -12,6 +12,20 @@ export const security = {
   any: [{ adminBearer: [] }, { instanceBasic: [] }],
   none: [],
 } as const satisfies Record<string, readonly Record<string, readonly string[]>[]>
+
+/** One registered route, as the catalog records it (tests check that every API route is documented). */
+export interface RouteEntry {
+  method: string
+  url: string
+  schema: FastifySchema | undefined
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route added after the OpenAPI plugin, in registration order. */
+    routeCatalog: RouteEntry[]
+  }
+}
 
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as const
 
@@ -26,6 +40,11 @@ type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-exp
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server/provider flavour
 export async function registerOpenApi(app: FastifyInstance<any, any, any, any, any>, opts: { publicUrl: string }): Promise<void> {
+  const catalog: RouteEntry[] = []
+  app.decorate('routeCatalog', catalog)
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) catalog.push({ method, url: route.url, schema: route.schema as FastifySchema | undefined })
+  })
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -45,7 +64,7 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
         },
       },
     },
-    transformObject: ({ openapiObject }) => decorate(openapiObject as Json) as never,
+    transformObject: (documentObject) => ('openapiObject' in documentObject ? decorate(documentObject.openapiObject as Json) : documentObject.swaggerObject) as never,
   })
   await app.register(swaggerUi, {
     routePrefix: '/docs',
@@ -104,7 +123,13 @@ function errorResponse(status: number, existing: Json): Json {
     ...existing,
     description: codes.length > 0 ? `Error. Codes with this status: ${codes.map((c) => `\`${c}\``).join(', ')}` : 'Error',
     ...(headers ? { headers } : {}),
-    content: { 'application/json': { schema: { $ref: '#/components/schemas/ErrorResponse' }, ...(codes.length > 0 ? { examples } : {}) } },
+    // The route's own schema when it has one (it is what validates the answer); the shared one otherwise.
+    content: {
+      'application/json': {
+        schema: existing.content?.['application/json']?.schema ?? { $ref: '#/components/schemas/ErrorResponse' },
+        ...(codes.length > 0 ? { examples } : {}),
+      },
+    },
   }
 }
 

@@ -10,6 +10,9 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse' },
 )
 
+/** `T | null`, the way nullable fields are written in the answers (OpenAPI 3.1 `type: 'null'` in a union). */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
+
 export const envelopeOf = <T extends TSchema>(data: T, meta: TSchema = Type.Null()) =>
   Type.Object({ data, meta, errors: Type.Null() })
 

@@ -37,6 +37,7 @@ export function createMessaging(deps: MessagingDeps) {
   const tracker = new StatusTracker({ db, repo, outbox: deps.outbox, tenantOf })
   const recipients = new RecipientResolver(db)
   const media = new OutboundMediaStore(config.dataDir)
+  const infoCache = new Map<string, { info: { tenantId: string | null; phone: string | undefined }; until: number }>()
   const dispatcher = new OutboundDispatcher({
     repo,
     tracker,
@@ -56,8 +57,18 @@ export function createMessaging(deps: MessagingDeps) {
     media,
     outbox: deps.outbox,
     instanceStatus: deps.instanceStatus,
-    tenantOf,
-    ownPhone: (id) => deps.instances.get(id)?.phone ?? undefined,
+    instanceInfo: (id) => {
+      // Read on every send; the tenant never changes and the phone only at pairing, so a few seconds' cache is exact
+      // enough (the phone only seeds the id generator) and saves a query per request.
+      const now = Date.now()
+      const hit = infoCache.get(id)
+      if (hit && hit.until > now) return hit.info
+      const row = deps.instances.get(id)
+      const info = { tenantId: row?.tenant_id ?? null, phone: row?.phone ?? undefined }
+      if (infoCache.size > 10_000) infoCache.clear()
+      infoCache.set(id, { info, until: now + 5_000 })
+      return info
+    },
     prepareMedia: deps.prepareMedia,
     newWaMessageId: deps.newWaMessageId,
     waitSentTimeoutMs: config.sending.waitSentTimeoutMs,

@@ -15,6 +15,9 @@ export type Resolution = { kind: 'jid'; jid: string } | { kind: 'not_on_whatsapp
  * ninth digit), cached per instance in `wa_contacts`.
  */
 export class RecipientResolver {
+  /** Positive answers, in memory in front of the table: the send path asks on every request. */
+  private readonly hot = new Map<string, { jid: string; until: number }>()
+
   constructor(
     private readonly db: Database,
     private readonly now: () => number = Date.now,
@@ -22,12 +25,19 @@ export class RecipientResolver {
 
   /** From the cache only: `unknown` when there is no fresh answer. */
   cached(instanceId: string, phone: string): Resolution {
+    const key = `${instanceId}\n${phone}`
+    const hot = this.hot.get(key)
+    if (hot && hot.until > this.now()) return { kind: 'jid', jid: hot.jid }
     const row = this.db.first(
       this.db.qb.selectFrom('wa_contacts').selectAll().where('instance_id', '=', instanceId).where('phone', '=', phone),
     )
     if (!row) return { kind: 'unknown' }
     const age = this.now() - row.checked_at
-    if (row.jid && age < POSITIVE_TTL_MS) return { kind: 'jid', jid: row.jid }
+    if (row.jid && age < POSITIVE_TTL_MS) {
+      if (this.hot.size >= 10_000) this.hot.clear()
+      this.hot.set(key, { jid: row.jid, until: row.checked_at + POSITIVE_TTL_MS })
+      return { kind: 'jid', jid: row.jid }
+    }
     if (!row.jid && age < NEGATIVE_TTL_MS) return { kind: 'not_on_whatsapp' }
     return { kind: 'unknown' }
   }

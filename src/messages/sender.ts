@@ -65,6 +65,7 @@ export class InstanceSender {
     this.owner = owner
     this.cursor = 0
     this.unsubscribe = messenger.onStatus((report) => this.onReport(report))
+    this.deps.logger.info({ instanceId: this.instanceId }, 'socket open; sending queued messages')
     this.kick()
   }
 

@@ -10,6 +10,7 @@ import type { RecipientResolver } from './recipients.js'
 import type { Message, MessageRepository } from './repository.js'
 import type { OutboundDispatcher } from './sender.js'
 import type { StatusTracker } from './status-tracker.js'
+import { TickBatcher } from './tick-batcher.js'
 import { MEDIA_MESSAGE_TYPES, type MediaMessageType, type MessageRef, type OutboundPayload, type SendCommand, type StoredMedia } from './types.js'
 import { parseSendRequest } from './validate.js'
 import { messageEventData, messageView, type MessageView } from './views.js'
@@ -24,8 +25,8 @@ export interface MessageServiceDeps {
   media: OutboundMediaStore
   outbox: Outbox
   instanceStatus(instanceId: string): InstanceStatus
-  tenantOf(instanceId: string): string | null
-  ownPhone(instanceId: string): string | undefined
+  /** The instance's tenant and own phone, read once per request. */
+  instanceInfo(instanceId: string): { tenantId: string | null; phone: string | undefined }
   prepareMedia(kind: MediaMessageType, input: MediaInput): Promise<PreparedMedia>
   newWaMessageId(ownPhone: string | undefined): string
   waitSentTimeoutMs: number
@@ -69,8 +70,11 @@ export interface SendResult {
  */
 export class MessageService {
   private sweepTimer: NodeJS.Timeout | undefined
+  private readonly batcher: TickBatcher
 
-  constructor(private readonly deps: MessageServiceDeps) {}
+  constructor(private readonly deps: MessageServiceDeps) {
+    this.batcher = new TickBatcher(deps.db)
+  }
 
   /** Boot: claims a crashed process left behind are void; then expired answers are swept every hour. */
   start(): void {
@@ -101,7 +105,7 @@ export class MessageService {
       const payload = this.payloadOf(instanceId, cmd)
       const jid = await this.resolveRecipient(instanceId, cmd.phone, instanceStatus)
       if ('media' in cmd) stored = await this.deps.media.write(id, await this.deps.prepareMedia(cmd.type as MediaMessageType, cmd.media))
-      const row = this.commit(instanceId, {
+      const row = await this.commit(instanceId, {
         id,
         cmd,
         payload,
@@ -183,17 +187,21 @@ export class MessageService {
     return found.kind === 'jid' ? found.jid : null
   }
 
-  /** One transaction: the queued row, its message.outbound event and the idempotency answer commit together. */
+  /**
+   * One transaction: the queued row, its message.outbound event and the idempotency answer commit together (grouped
+   * with the other requests of this tick, see TickBatcher); resolves after the commit.
+   */
   private commit(
     instanceId: string,
     m: { id: string; cmd: SendCommand; payload: OutboundPayload; jid: string | null; media: StoredMedia | null; key: string | undefined },
-  ): Message {
-    const { db, repo } = this.deps
+  ): Promise<Message> {
+    const { repo } = this.deps
     const at = (this.deps.now?.() ?? new Date()).toISOString()
-    const waMessageId = this.deps.newWaMessageId(this.deps.ownPhone(instanceId))
+    const instance = this.deps.instanceInfo(instanceId)
+    const waMessageId = this.deps.newWaMessageId(instance.phone)
     const text = m.cmd.type === 'text' ? m.cmd.text : (m.payload.caption ?? null)
-    return db.tx(() => {
-      repo.insertOutbound({
+    return this.batcher.run(() => {
+      const row = repo.insertOutbound({
         id: m.id,
         instanceId,
         waMessageId,
@@ -206,14 +214,13 @@ export class MessageService {
         quotedWaId: m.payload.quoted?.waMessageId ?? null,
         at,
       })
-      const row = repo.get(m.id)
-      if (!row) throw new AppError('INTERNAL')
+      // No dedupe key: the WhatsApp id was generated a moment ago and the row's UNIQUE constraint, in this same
+      // transaction, already makes a second event for it impossible (and the dedupe lookup would cost a query).
       this.deps.outbox.append({
         type: 'message.outbound',
         instanceId,
-        tenantId: this.deps.tenantOf(instanceId),
+        tenantId: instance.tenantId,
         data: { ...messageEventData(row), source: 'api' },
-        dedupeKey: `message.outbound:${instanceId}:${waMessageId}`,
         occurredAt: at,
       })
       if (m.key !== undefined) this.deps.idempotency.complete(instanceId, m.key, 200, JSON.stringify(answerOf(row)))

@@ -5,7 +5,6 @@ import { fileURLToPath } from 'node:url'
 import { request as undiciRequest } from 'undici'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
-const TSX = path.join(ROOT, 'node_modules/.bin/tsx')
 
 export interface ChildDaemon {
   baseUrl: string
@@ -24,10 +23,14 @@ export interface ChildDaemon {
  * resolves once it logs that it is listening. Crash tests use it: only a separate process can be killed with -9.
  */
 export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyBase64: string): Promise<ChildDaemon> {
-  const child = spawn(TSX, ['--import', './test/wasim/trust-preload.ts', 'src/main.ts'], {
+  // One process, node itself with tsx as a loader: the tsx CLI would run the daemon in a grandchild that a SIGKILL
+  // of the CLI leaves running, which is no crash at all.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/wasim/trust-preload.ts', 'src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, ...env, WASIM_ROOT_PUBLIC_KEY: simRootPublicKeyBase64, LOG_LEVEL: env.LOG_LEVEL === 'silent' ? 'info' : (env.LOG_LEVEL ?? 'info'), LOG_PRETTY: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so kill9 takes down anything the daemon spawned (ffmpeg) along with it.
+    detached: true,
   })
   const logs: Record<string, unknown>[] = []
   let stderr = ''
@@ -63,12 +66,41 @@ export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyB
       return { status: res.statusCode, body: parsed }
     },
     async kill9() {
-      child.kill('SIGKILL')
+      killGroup(child, 'SIGKILL')
       await exited
+      await groupGone(child)
     },
     async stop() {
       child.kill('SIGTERM')
-      return exited
+      const code = await exited
+      await groupGone(child)
+      return code
     },
+  }
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, signal)
+  } catch {
+    child.kill(signal)
+  }
+}
+
+/** Resolves once no process of the child's group is left (the tsx wrapper exits before its node grandchild). */
+async function groupGone(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  if (child.pid === undefined) return
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      process.kill(-child.pid, 0)
+    } catch {
+      return
+    }
+    if (Date.now() > deadline) {
+      killGroup(child, 'SIGKILL')
+      return
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }

@@ -45,8 +45,8 @@ export interface Harness {
   waitForQr(instanceId: string, timeoutMs?: number): Promise<QrIssued>
   /** Creates an instance and pairs it with a new simulated phone; resolves once it is connected. */
   pairNewInstance(opts?: { phone?: string; pushName?: string; tenantId?: string }): Promise<PairedInstance>
-  /** Stops the daemon (not the simulator) and starts a new one on the same directories. */
-  restartDaemon(): Promise<void>
+  /** Stops the daemon (not the simulator) and starts a new one on the same directories; `whileDown` runs in between. */
+  restartDaemon(opts?: { whileDown?: () => Promise<void> }): Promise<void>
   close(): Promise<void>
 }
 
@@ -109,8 +109,9 @@ export async function startHarness(opts: { env?: Record<string, string>; sim?: W
       await connected
       return { id, token: created.body.data.token, phone }
     },
-    async restartDaemon() {
+    async restartDaemon(o = {}) {
       await daemon.close()
+      await o.whileDown?.()
       daemon = await createDaemon(config, silentLogger)
       await daemon.listen()
     },

@@ -1,7 +1,8 @@
 /**
  * `npm run sim` (tsx test/wasim/cli.ts): runs the simulator as a process with its HTTP control API.
  * Options (flags or env): --port / WASIM_PORT (ws, default 0 = random), --control-port / WASIM_CONTROL_PORT,
- * --seed / WASIM_ROOT_KEY_SEED, --qr-refs / WASIM_QR_REFS, --no-media.
+ * --seed / WASIM_ROOT_KEY_SEED, --qr-refs / WASIM_QR_REFS, --no-media,
+ * --prekey-count-floor / WASIM_PREKEY_COUNT_FLOOR (benchmarks only, see WaSimulatorOptions.preKeyCountFloor).
  * Prints one JSON line on start: {"event":"started","wsUrl","controlUrl","rootPublicKey","mediaHost","mediaCa"}.
  */
 import { parseArgs } from 'node:util'
@@ -14,7 +15,8 @@ const { values } = parseArgs({
     'control-port': { type: 'string' },
     seed: { type: 'string' },
     'qr-refs': { type: 'string' },
-    'no-media': { type: 'boolean' }
+    'no-media': { type: 'boolean' },
+    'prekey-count-floor': { type: 'string' }
   }
 })
 
@@ -23,7 +25,8 @@ const sim = await WaSimulator.start({
   port: Number(values.port ?? env.WASIM_PORT ?? 0),
   rootKeySeed: values.seed ?? env.WASIM_ROOT_KEY_SEED,
   qrRefs: values['qr-refs'] ?? env.WASIM_QR_REFS ? Number(values['qr-refs'] ?? env.WASIM_QR_REFS) : undefined,
-  media: !values['no-media']
+  media: !values['no-media'],
+  preKeyCountFloor: Number(values['prekey-count-floor'] ?? env.WASIM_PREKEY_COUNT_FLOOR ?? 0)
 })
 const control = new ControlServer(sim)
 await control.start(Number(values['control-port'] ?? env.WASIM_CONTROL_PORT ?? 0))

@@ -15,6 +15,8 @@ export interface SimContext {
   readonly faults: Faults
   /** Base delay for every receipt forwarded to a client (the `receiptDelayMs` option). */
   readonly receiptDelayMs: number
+  /** Benchmarks only: the least pre-key count the server reports (the `preKeyCountFloor` option). */
+  readonly preKeyCountFloor?: number
   /** host:port of the HTTPS media server, when media is on. */
   readonly mediaHost?: string
   emit<K extends SimEventName>(name: K, payload: SimEventMap[K]): void

@@ -71,7 +71,8 @@ function answerMd(hooks: IqHooks, device: Device | undefined, iq: BinaryNode, ch
 
 function answerEncrypt(ctx: SimContext, device: Device, iq: BinaryNode, child: string | undefined): BinaryNode[] | undefined {
   if (iq.attrs.type === 'get' && child === 'count') {
-    return [{ tag: 'count', attrs: { value: `${device.keys.oneTimePreKeys.size}` } }]
+    const count = Math.max(device.keys.oneTimePreKeys.size, ctx.preKeyCountFloor ?? 0)
+    return [{ tag: 'count', attrs: { value: `${count}` } }]
   }
   if (iq.attrs.type === 'get' && child === 'digest') return [digest(device.keys)]
   if (iq.attrs.type === 'get' && child === 'key') return [keyBundles(ctx, iq)]

@@ -19,6 +19,12 @@ export interface OutboundTarget {
 export class Relay {
   /** Ids of message stanzas each device sent, in order (for exactly-once assertions). */
   private readonly sentIds = new Map<Device, string[]>()
+  /**
+   * Message stanzas handed to a real client that it has not answered yet (no receipt, no nack). Like the real
+   * server, the simulator keeps them: when the connection ends they go back to the front of the offline queue and
+   * are delivered again (offline="1") at the next login — a client that crashed before its receipt loses nothing.
+   */
+  private readonly unanswered = new Map<Device, Map<string, BinaryNode>>()
 
   constructor(private readonly ctx: SimContext) {}
 
@@ -76,7 +82,29 @@ export class Relay {
       return
     }
     connection.send(node)
+    if (node.tag === 'message' && node.attrs.id) {
+      const pending = this.unanswered.get(device) ?? new Map<string, BinaryNode>()
+      pending.set(node.attrs.id, node)
+      this.unanswered.set(device, pending)
+    }
     if (this.ctx.faults.takeDuplicate(deviceKey(device))) connection.send(node)
+  }
+
+  /** The device answered these message ids (receipt of any type, or an ack/nack): the server may forget them. */
+  settle(device: Device, ids: readonly string[]): void {
+    const pending = this.unanswered.get(device)
+    if (!pending) return
+    for (const id of ids) pending.delete(id)
+  }
+
+  /** The device's connection ended: what it never answered is queued again, oldest first, ahead of newer stanzas. */
+  requeueUnanswered(device: Device): number {
+    const pending = this.unanswered.get(device)
+    if (!pending || pending.size === 0) return 0
+    this.unanswered.delete(device)
+    const nodes = [...pending.values()].map((n) => ({ ...n, attrs: Object.fromEntries(Object.entries(n.attrs).filter(([k]) => k !== 'offline')) }))
+    device.offlineQueue.unshift(...nodes)
+    return nodes.length
   }
 
   /** Sends everything queued while the device was away, then `<ib><offline count>` (socket.js:832-841). */
@@ -114,6 +142,7 @@ export class Relay {
     const { to = '', type } = receipt.attrs
     const ids = receiptIds(receipt)
     this.ctx.emit('receipt', { from: from.account.pnDeviceJid(from.id), to, ids, type })
+    this.settle(from, ids)
     if (type && SWALLOWED_RECEIPTS.has(type)) return
     if (type === 'retry') {
       const target = this.ctx.registry.device(to)

@@ -34,6 +34,7 @@ export function routeNode(host: RouterHost, connection: Connection, node: Binary
       return
     case 'ack':
       // Clients ack every message/receipt/notification; a nack carries `error` (messages-recv.js:1370-1389).
+      if (device && node.attrs.class === 'message' && node.attrs.id) host.relay.settle(device, [node.attrs.id])
       host.ctx.emit('ack', {
         from: device ? device.account.pnDeviceJid(device.id) : '',
         id: node.attrs.id ?? '',

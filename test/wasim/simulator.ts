@@ -51,6 +51,13 @@ export interface WaSimulatorOptions {
   receiptDelayMs?: number
   /** Grace period before the server closes a socket it sent a stream:error/failure to. Default 1000 ms. */
   kickCloseMs?: number
+  /**
+   * Benchmarks only: the `encrypt` count iq answers at least this many one-time pre-keys (default 0 = the real
+   * count). A freshly paired Baileys client then skips generating and uploading its 812 pre-keys
+   * (Socket/socket.js:409-433), which is most of a pairing's CPU. Real WhatsApp reports what the device holds on
+   * the server; with this set, the phone's history bootstrap (which waits for uploaded keys) is not sent either.
+   */
+  preKeyCountFloor?: number
 }
 
 /** A registering client between its handshake and its pair-success. */
@@ -76,6 +83,7 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
   readonly relay: Relay
   readonly media?: MediaServer
   readonly receiptDelayMs: number
+  readonly preKeyCountFloor: number
   readonly rootKeySeed: string
   /** Every event emitted so far, oldest first (tests can assert order). */
   readonly eventLog: Array<{ name: SimEventName; payload: unknown; at: number }> = []
@@ -100,6 +108,7 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
     this.qrRefs = options.qrRefs ?? 6
     this.receiptDelayMs = options.receiptDelayMs ?? 0
     this.kickCloseMs = options.kickCloseMs ?? 1000
+    this.preKeyCountFloor = options.preKeyCountFloor ?? 0
     this.faults = new Faults(this)
     this.relay = new Relay(this)
     if (options.media !== false) {
@@ -352,6 +361,7 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
     connection.on('close', () => {
       this.connections.delete(connection)
       const device = connection.device
+      if (device && this.online.get(device) === connection) this.relay.requeueUnanswered(device)
       this.detach(connection)
       this.emit('close', { connectionId: connection.id, deviceJid: device ? device.account.pnDeviceJid(device.id) : undefined })
     })

@@ -61,6 +61,8 @@ export const m003Events: Migration = {
     CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
     CREATE INDEX deliveries_event ON deliveries (event_id);
     CREATE INDEX deliveries_sink ON deliveries (sink_kind, sink_id, seq);
+    -- per-endpoint claims: due rows of one sink, in order, without scanning other sinks' backlogs
+    CREATE INDEX deliveries_sink_due ON deliveries (sink_kind, sink_id, status, next_attempt_at);
 
     CREATE TABLE delivery_attempts (
       id          INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -91,7 +91,15 @@ export const instanceRoutes =
 
     app.get(
       '/api/v1/instances/:id/events',
-      { schema: { tags: ['instances'], summary: 'Server-Sent Events: status changes and each new QR', params: IdParams } },
+      {
+        schema: {
+          tags: ['instances'],
+          summary: 'Server-Sent Events: status changes and each new QR',
+          description: 'Events: `instance` (snapshot on connect and on profile changes), `status` (each change, with reason), `qr` (each new QR).',
+          params: IdParams,
+          response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: Type.String() } } }, ...errors },
+        },
+      },
       async (request, reply) => {
         const id = request.params.id
         const initial = manager.get(id)

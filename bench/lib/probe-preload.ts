@@ -1,0 +1,53 @@
+/**
+ * Preloaded (`--import`) into every process a bench measures: answers the parent over the IPC channel with this
+ * process's memory (after a forced GC when run with --expose-gc) and its event-loop lag. Nothing else: it adds no
+ * server, timer or work of its own beyond the lag histogram's timer.
+ *
+ * Messages: {id, cmd: 'memory' | 'gc-memory' | 'lag' | 'lag-reset'} → {id, data}. Other messages are left to the
+ * process's own handlers (bare-baileys-child.ts takes {type: 'grow'}).
+ */
+import { readFileSync } from 'node:fs'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+
+/** RssAnon / RssFile / RssShmem of this process (Linux), bytes: which kind of memory moved. */
+function rssParts(): Record<string, number> {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8')
+    const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN) * 1024
+    return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), rssShmem: kb('RssShmem') }
+  } catch {
+    return {}
+  }
+}
+
+if (process.send) {
+  const lag = monitorEventLoopDelay({ resolution: Number(process.env.BENCH_LAG_RESOLUTION_MS ?? 10) })
+  lag.enable()
+  const gc = (globalThis as { gc?: (opts?: unknown) => void }).gc
+  const ms = (ns: number) => (Number.isFinite(ns) ? ns / 1e6 : null)
+  process.on('message', (message: { id: number; cmd: string }) => {
+    let data: unknown
+    switch (message.cmd) {
+      case 'gc-memory':
+        gc?.()
+        gc?.()
+        data = { ...process.memoryUsage(), ...rssParts(), gc: Boolean(gc) }
+        break
+      case 'memory':
+        data = process.memoryUsage()
+        break
+      case 'lag':
+        data = { p50: ms(lag.percentile(50)), p99: ms(lag.percentile(99)), max: ms(lag.max), mean: ms(lag.mean), count: lag.count }
+        break
+      case 'lag-reset':
+        lag.reset()
+        data = { ok: true }
+        break
+      default:
+        return
+    }
+    process.send?.({ id: message.id, data })
+  })
+  // The channel must not keep a process alive that would otherwise exit.
+  process.channel?.unref()
+}

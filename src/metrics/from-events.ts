@@ -1,0 +1,24 @@
+import type { GatewayMetrics } from './metrics.js'
+
+/** The part of an outbox event envelope (contract.md "Events") the counters need. */
+interface EventLike {
+  type: string
+  data: Record<string, unknown>
+}
+
+/**
+ * Counts sends, failures and inbound messages from the durable event stream rather than from inside the sending
+ * and inbound code: the events are the contract, so the counters mean exactly what webhook consumers see.
+ * (The outbox announces after commit; a rolled-back event, rare, would still be counted once.)
+ */
+export function recordEvents(metrics: GatewayMetrics, events: readonly EventLike[]): void {
+  for (const event of events) {
+    const type = typeof event.data.type === 'string' ? event.data.type : 'unknown'
+    if (event.type === 'message.inbound') metrics.inbound(type)
+    else if (event.type === 'message.status' && event.data.status === 'sent') metrics.sent(type)
+    else if (event.type === 'message.status' && event.data.status === 'failed') {
+      const error = event.data.error as { code?: unknown } | null | undefined
+      metrics.sendFailed(type, typeof error?.code === 'string' ? error.code : 'UNKNOWN')
+    }
+  }
+}
