@@ -23,6 +23,8 @@ export default defineConfig({
     // The JSON report is what .ci/run turns into its closing "N passed, N failed" line.
     reporters: ['default', 'json'],
     outputFile: { json: 'test-output/vitest.json' },
+    // libsignal prints whole session records (keys included) on every session change; they are noise here.
+    onConsoleLog: (log) => !/^(Closing session|Opening session|Removing old closed session|Session already|Closing open session|Decrypted message with closed session)/.test(log),
     testTimeout: 30_000,
     hookTimeout: 30_000,
     // Two cores: more workers than that only adds contention to end-to-end tests against the simulator.

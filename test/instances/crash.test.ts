@@ -83,7 +83,7 @@ describe(`kill -9 during pairing and reconnection (CRASH_SEED=${SEED})`, () => {
         await daemon.stop()
       }
     }
-  })
+  }, 120_000) // six daemon processes start and stop in this test
 
   it('a crash at a random point of reconnection resumes the session without a QR', async () => {
     let daemon = await spawnDaemon(env, sim.rootPublicKeyBase64)
@@ -107,5 +107,5 @@ describe(`kill -9 during pairing and reconnection (CRASH_SEED=${SEED})`, () => {
       expect(phone.linkedDevices()).toEqual([device])
     }
     await daemon.stop()
-  })
+  }, 120_000)
 })
