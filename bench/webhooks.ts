@@ -159,7 +159,7 @@ async function deliveryThroughput(): Promise<void> {
   const ours = DELIVERIES / ((performance.now() - start) / 1000)
   await worker.stop()
   await client.close()
-  db.close()
+  await db.close()
   fs.rmSync(dir, { recursive: true, force: true })
   receiver.server.closeAllConnections()
   receiver.server.close()

@@ -28,6 +28,8 @@ export interface Config {
     readonly qrTimeoutMs: number | undefined
     readonly keepAliveIntervalMs: number
     readonly syncFullHistory: boolean
+    /** SQLite `synchronous` of the session files: NORMAL survives a process crash, FULL also power loss. */
+    readonly storeSynchronous: 'NORMAL' | 'FULL'
     readonly backoffBaseMs: number
     readonly backoffMaxMs: number
     /** After this many consecutive failed connects the backoff jumps to minutes (`backoffLongMs`). */
@@ -191,6 +193,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       qrTimeoutMs: env.QR_TIMEOUT_MS === undefined ? undefined : e.int('QR_TIMEOUT_MS', 20_000, 100, 10 * MINUTE),
       keepAliveIntervalMs: e.int('KEEPALIVE_INTERVAL_MS', 25_000, 100, 10 * MINUTE),
       syncFullHistory: e.bool('SYNC_FULL_HISTORY', false),
+      storeSynchronous: e.oneOf('SESSIONS_SYNCHRONOUS', ['NORMAL', 'FULL'], 'NORMAL'),
       backoffBaseMs: e.int('RECONNECT_BASE_MS', 1_000, 1, HOUR),
       backoffMaxMs: e.int('RECONNECT_MAX_MS', 60_000, 1, 24 * HOUR),
       failuresBeforeLongBackoff: e.int('RECONNECT_FAILURES_BEFORE_LONG_BACKOFF', 10, 1, 1000),

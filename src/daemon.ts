@@ -108,7 +108,7 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
       manager.shutdown()
       await events.stop()
       await restoring
-      db.close()
+      await db.close()
     },
   }
 }

@@ -10,6 +10,7 @@ import {
   type Compilable,
   type InferResult,
 } from 'kysely'
+import { BackgroundCheckpointer } from './checkpointer.js'
 import { migrate, type Migration } from './migrate.js'
 import type { Schema } from './schema.js'
 
@@ -24,7 +25,10 @@ export class Database {
   readonly qb: Kysely<Schema>
   private readonly statements = new Map<string, Statement>()
 
-  constructor(readonly sqlite: SqliteDatabase) {
+  constructor(
+    readonly sqlite: SqliteDatabase,
+    private readonly checkpointer?: BackgroundCheckpointer,
+  ) {
     this.qb = new Kysely<Schema>({
       dialect: {
         createAdapter: () => new SqliteAdapter(),
@@ -58,8 +62,9 @@ export class Database {
     return this.sqlite.transaction(fn)()
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.statements.clear()
+    await this.checkpointer?.stop()
     if (this.sqlite.open) this.sqlite.close()
   }
 
@@ -91,5 +96,7 @@ export function openDatabase(opts: OpenOptions): Database {
   sqlite.pragma('foreign_keys = ON')
   sqlite.pragma('busy_timeout = 5000')
   migrate(sqlite, opts.migrations)
-  return new Database(sqlite)
+  if (opts.file === ':memory:') return new Database(sqlite)
+  sqlite.pragma('wal_autocheckpoint = 0')
+  return new Database(sqlite, new BackgroundCheckpointer(opts.file))
 }

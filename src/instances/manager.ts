@@ -168,7 +168,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   }
 
   private supervise(instance: Instance): InstanceSupervisor {
-    const store = SessionStore.open(this.deps.config.sessionsDir, instance.id, this.deps.sealer)
+    const store = SessionStore.open(this.deps.config.sessionsDir, instance.id, this.deps.sealer, this.deps.config.sessions.storeSynchronous)
     const supervisor = new InstanceSupervisor({
       instanceId: instance.id,
       initialStatus: instance.status,

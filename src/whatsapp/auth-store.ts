@@ -17,8 +17,9 @@ import type { Sealer } from '../security/sealing.js'
  * sealed with AES-GCM and bound to its (type, id) so rows cannot be swapped. Deleting an instance deletes one file.
  *
  * Writes are synchronous transactions: a batch of keys Baileys hands to `keys.set` lands whole or not at all, and a
- * `kill -9` at any point leaves either the old or the new state, never a torn one (WAL, synchronous=FULL: these rows
- * are an account's identity, and a lost pre-key or ratchet step breaks decryption for good).
+ * `kill -9` at any point leaves either the old or the new state, never a torn one. WAL with synchronous=NORMAL is
+ * durable against a process crash (a commit is in the OS once `write` returns); FULL would add an fsync to every
+ * Signal ratchet step of every message, which only power loss needs — set SESSIONS_SYNCHRONOUS=FULL for that.
  */
 export class SessionStore {
   private readonly db: SqliteDatabase
@@ -26,19 +27,20 @@ export class SessionStore {
   private constructor(
     readonly file: string,
     private readonly sealer: Sealer,
+    synchronous: 'NORMAL' | 'FULL' = 'NORMAL',
   ) {
     this.db = new BetterSqlite3(file)
     this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = FULL')
+    this.db.pragma(`synchronous = ${synchronous}`)
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS creds (id INTEGER PRIMARY KEY CHECK (id = 1), value BLOB NOT NULL);
       CREATE TABLE IF NOT EXISTS keys (type TEXT NOT NULL, id TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (type, id)) WITHOUT ROWID;
     `)
   }
 
-  static open(sessionsDir: string, instanceId: string, sealer: Sealer): SessionStore {
+  static open(sessionsDir: string, instanceId: string, sealer: Sealer, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): SessionStore {
     fs.mkdirSync(sessionsDir, { recursive: true })
-    return new SessionStore(SessionStore.fileFor(sessionsDir, instanceId), sealer)
+    return new SessionStore(SessionStore.fileFor(sessionsDir, instanceId), sealer, synchronous)
   }
 
   static fileFor(sessionsDir: string, instanceId: string): string {
