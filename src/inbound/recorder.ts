@@ -203,7 +203,7 @@ export class InboundRecording {
       offline: m.offline,
     }
     if (m.media && mediaRow) {
-      const link = this.deps.links.url(mediaRow.id)
+      const link = this.deps.links.issue(mediaRow.id)
       data.media = {
         id: mediaRow.id,
         mimetype: m.media.mimetype,

@@ -39,7 +39,7 @@ describe('PairingLinks', () => {
   it('uses a key of its own: a media-link signature for the same id and expiry does not open the page', async () => {
     const { MediaLinks } = await import('../../src/inbound/media-links.js')
     const now = () => 1_800_000_000_000
-    const media = parts(new MediaLinks(SECRET, 'http://h', 900, now).url('inst_abc').url.replace('/media/', '/pair/'))
+    const media = parts(new MediaLinks(SECRET, 'http://h', 900, now).issue('inst_abc').url.replace('/media/', '/pair/'))
     expect(new PairingLinks(SECRET, 'http://h', 900, now).verify(media.id, media.exp, media.sig)).toBe(false)
   })
 })

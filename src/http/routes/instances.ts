@@ -6,6 +6,7 @@ import { ok } from '../envelope.js'
 import { envelopeOf, ErrorResponse, IdParams, InstanceSchema, PhoneString } from '../schemas.js'
 import { openEventStream } from '../sse.js'
 import { instanceView } from '../views.js'
+import { subscribeToInstance } from '../../instances/subscribe.js'
 
 export interface InstanceRoutesDeps {
   manager: InstanceManager
@@ -103,28 +104,14 @@ export const instanceRoutes =
       async (request, reply) => {
         const id = request.params.id
         const initial = manager.get(id)
-        const onStatus = (change: { instanceId: string }) => {
-          if (change.instanceId === id) stream.send('status', { ...change, instance: instanceView(manager.get(id)) })
-        }
-        const onQr = (qr: { instanceId: string }) => {
-          if (qr.instanceId === id) stream.send('qr', qr)
-        }
-        const onProfile = (instanceId: string) => {
-          if (instanceId === id) stream.send('instance', instanceView(manager.get(id)))
-        }
-        const onDeleted = (instanceId: string) => {
-          if (instanceId === id) stream.end()
-        }
-        const stream = openEventStream(request, reply, () => {
-          manager.off('status', onStatus)
-          manager.off('qr', onQr)
-          manager.off('profile', onProfile)
-          manager.off('deleted', onDeleted)
+        let unsubscribe = () => {}
+        const stream = openEventStream(request, reply, () => unsubscribe())
+        unsubscribe = subscribeToInstance(manager, id, {
+          status: (change) => stream.send('status', { ...change, instance: instanceView(manager.get(id)) }),
+          qr: (qr) => stream.send('qr', qr),
+          profile: () => stream.send('instance', instanceView(manager.get(id))),
+          deleted: () => stream.end(),
         })
-        manager.on('status', onStatus)
-        manager.on('qr', onQr)
-        manager.on('profile', onProfile)
-        manager.on('deleted', onDeleted)
         stream.send('instance', instanceView(initial))
         const pending = manager.supervisor(id).currentQr
         if (pending) stream.send('qr', pending)

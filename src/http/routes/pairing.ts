@@ -5,7 +5,8 @@ import QRCode from 'qrcode'
 import { AppError, ERRORS } from '../../errors.js'
 import type { InstanceManager } from '../../instances/manager.js'
 import type { Instance } from '../../instances/repository.js'
-import type { QrIssued, StatusChange } from '../../instances/status.js'
+import type { QrIssued } from '../../instances/status.js'
+import { subscribeToInstance } from '../../instances/subscribe.js'
 import type { PairingLinks } from '../../security/pairing-links.js'
 import type { Authenticator } from '../auth.js'
 import { errorBody, ok } from '../envelope.js'
@@ -124,41 +125,26 @@ export const pairingRoutes =
         const initial = verify(request)
         const id = initial.id
         const state = await pageState(manager, initial)
-        const onStatus = (change: StatusChange) => {
-          if (change.instanceId === id) stream.send('instance', pageInstance(manager.get(id)))
-        }
-        const onProfile = (instanceId: string) => {
-          if (instanceId === id) stream.send('instance', pageInstance(manager.get(id)))
-        }
-        const onQr = (qr: QrIssued) => {
-          if (qr.instanceId === id) void pageQr(qr).then((q) => stream.send('qr', q))
-        }
-        const onDeleted = (instanceId: string) => {
-          if (instanceId === id) stream.end()
-        }
+        const sendInstance = () => stream.send('instance', pageInstance(manager.get(id)))
+        const sendQr = (qr: QrIssued) => void pageQr(qr).then((q) => stream.send('qr', q))
         // The stream lives no longer than the link that opened it.
         const expiry = setTimeout(() => {
           stream.send('expired', { reason: 'link_expired' })
           stream.end()
         }, links.remainingMs(request.query.exp ?? '0'))
         expiry.unref()
+        let unsubscribe = () => {}
         const stream = openEventStream(request, reply, () => {
           clearTimeout(expiry)
-          manager.off('status', onStatus)
-          manager.off('qr', onQr)
-          manager.off('profile', onProfile)
-          manager.off('deleted', onDeleted)
+          unsubscribe()
         })
-        manager.on('status', onStatus)
-        manager.on('qr', onQr)
-        manager.on('profile', onProfile)
-        manager.on('deleted', onDeleted)
+        unsubscribe = subscribeToInstance(manager, id, { status: sendInstance, profile: sendInstance, qr: sendQr, deleted: () => stream.end() })
         stream.send('state', state)
         // Whatever changed while the first state was rendered follows at once.
         const now = manager.get(id)
-        if (now.status !== state.instance.status) onStatus({ instanceId: id } as StatusChange)
+        if (now.status !== state.instance.status) sendInstance()
         const pending = currentQr(manager, id)
-        if (pending && pending.qr !== state.qr?.qr) onQr(pending)
+        if (pending && pending.qr !== state.qr?.qr) sendQr(pending)
       },
     )
 
