@@ -5,7 +5,6 @@ import { migrations } from './db/migrations/index.js'
 import { buildApp } from './http/app.js'
 import { InstanceManager } from './instances/manager.js'
 import { InstanceRepository } from './instances/repository.js'
-import type { InstanceStatus } from './instances/status.js'
 import type { Logger } from './logger.js'
 import { resolveAdminToken, resolveSecretKey } from './security/secrets.js'
 import { Sealer } from './security/sealing.js'
@@ -50,9 +49,10 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   const instances = new InstanceRepository(db)
   const manager = new InstanceManager({ repo: instances, config, sealer: new Sealer(secretKey, 'sessions'), logger })
   // One outbox for every producer. (Sending wired it first; the event-delivery wiring should reuse this instance.)
+  const webhookSealer = new Sealer(secretKey, 'webhooks')
   const sinks = new SinkDirectory({
     db,
-    sealer: new Sealer(secretKey, 'webhooks'),
+    sealer: webhookSealer,
     ...(config.plixaCoreUrl && config.plixaCoreSecret ? { envCore: { url: config.plixaCoreUrl, secret: config.plixaCoreSecret } } : {}),
   })
   const outbox = new Outbox(db, sinks)
@@ -63,17 +63,13 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     fetchTimeoutMs: config.limits.mediaFetchTimeoutMs,
     agent: mediaAgent,
   }
-  // The send path asks for an instance's status on every request: kept in memory from the manager's events.
-  const instanceStatuses = new Map<string, InstanceStatus>()
-  manager.on('status', (change) => instanceStatuses.set(change.instanceId, change.to))
-  manager.on('deleted', (id) => instanceStatuses.delete(id))
   const messaging = createMessaging({
     config,
     db,
     outbox,
     instances,
     logger,
-    instanceStatus: (id) => instanceStatuses.get(id) ?? manager.supervisor(id).status,
+    instanceStatus: (id) => manager.statusOf(id),
     prepareMedia: (kind, input) => prepareMedia(kind, input, mediaLimits),
     newWaMessageId,
   })
@@ -81,9 +77,15 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   manager.on('closed', (id, connection) => messaging.dispatcher.detach(id, connection))
   manager.on('deleted', (id) => messaging.dispatcher.forget(id))
   messaging.service.start()
-  const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: new Sealer(secretKey, 'webhooks'), secretKey, logger })
+  const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: webhookSealer, secretKey, logger })
   const metrics = new GatewayMetrics({ instanceStatusCounts: () => countStatuses(manager) })
-  outbox.onAppended((events) => recordEvents(metrics, events))
+  outbox.onAppended((appended) => recordEvents(metrics, appended))
+  events.worker.on('settled', (s) =>
+    metrics.deliveryAttempt(s.disabled ? 'disabled' : s.status === 'succeeded' ? 'success' : s.status === 'pending' ? 'retry' : 'failed', s.durationMs / 1000),
+  )
+  const countRows = (sql: string) => () => (db.sqlite.prepare(sql).get() as { n: number }).n
+  metrics.queueDepth('outbound', countRows("SELECT COUNT(*) AS n FROM messages WHERE direction = 'outbound' AND status = 'queued'"))
+  metrics.queueDepth('deliveries', countRows("SELECT COUNT(*) AS n FROM deliveries WHERE status = 'pending'"))
   const pairingLinks = new PairingLinks(secretKey, config.publicUrl, config.pairing.linkTtlSeconds)
   const app = await buildApp({ config, logger, db, instances, manager, adminTokenHash: admin.hash, messages: messaging.service, events, metrics, pairingLinks })
   let restoring: Promise<void> = Promise.resolve()

@@ -10,7 +10,8 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { copyDataDir, gatewayEnv, instanceIds, pairInstances, SECRET_KEY, spawnGateway, type GatewayDirs } from './gateway.js'
+import { copyDataDir, gatewayEnv, instanceIds, mergeDataDirs, pairInstances, SECRET_KEY, spawnGateway, type GatewayDirs } from './gateway.js'
+import { envInt } from './main.js'
 import { spawnNode, spawnSim, type NodeChild, type SimProcess } from './procs.js'
 
 /** What the bench simulator reports as the server's pre-key count (Baileys' INITIAL_PREKEY_COUNT). */
@@ -74,13 +75,28 @@ async function prepareFixture(count: number, log: (m: string) => void): Promise<
   const masterDataDir = path.join(root, 'master')
   const sessionsDir = path.join(root, 'sessions')
   const started = Date.now()
-  log(`pairing ${count} instances through the daemon's admin API (simulator pre-key floor ${PREKEY_COUNT_FLOOR})`)
-  const gw = await spawnGateway(gatewayEnv(sim, { dataDir: masterDataDir, sessionsDir }))
-  try {
-    await pairInstances(gw, sim, count, { concurrency: 8, log })
-  } finally {
-    await gw.stop()
-  }
+  // A pairing is ~150 ms of CPU on the daemon's main thread (mostly pure-JS signature checks) and much less in the
+  // simulator, so several daemons pair in parallel, each into its own data dir; the dirs are merged afterwards.
+  const daemons = Math.max(1, Math.min(envInt('BENCH_PAIRING_DAEMONS', 2), count))
+  log(`pairing ${count} instances through ${daemons} daemon(s)' admin API (simulator pre-key floor ${PREKEY_COUNT_FLOOR})`)
+  const parts = Array.from({ length: daemons }, (_, k) => {
+    const first = Math.floor((k * count) / daemons)
+    return { dataDir: path.join(root, `pairing-${k}`), first, count: Math.floor(((k + 1) * count) / daemons) - first }
+  })
+  await Promise.all(
+    parts.map(async (part, k) => {
+      const gw = await spawnGateway(gatewayEnv(sim, { dataDir: part.dataDir, sessionsDir }))
+      try {
+        await pairInstances(gw, sim, part.count, { concurrency: 8, firstIndex: part.first, ...(k === 0 ? { log } : {}) })
+      } finally {
+        await gw.stop()
+      }
+    }),
+  )
+  mergeDataDirs(
+    parts.map((p) => p.dataDir),
+    masterDataDir,
+  )
   const pairingMs = Date.now() - started
   const ids = instanceIds(masterDataDir)
   if (ids.length !== count) throw new Error(`expected ${count} paired instances, found ${ids.length}`)

@@ -84,13 +84,14 @@ export async function pairInstances(
   gw: Gateway,
   sim: SimProcess,
   count: number,
-  opts: { concurrency?: number; phonePrefix?: string; log?: (m: string) => void } = {},
+  opts: { concurrency?: number; phonePrefix?: string; firstIndex?: number; log?: (m: string) => void } = {},
 ): Promise<string[]> {
   const prefix = opts.phonePrefix ?? '551190'
+  const first = opts.firstIndex ?? 0
   const started = Date.now()
   let done = 0
   return mapBounded(
-    Array.from({ length: count }, (_, i) => i),
+    Array.from({ length: count }, (_, i) => first + i),
     opts.concurrency ?? 8,
     async (i) => {
       const phone = `${prefix}${String(i).padStart(7, '0')}`
@@ -104,7 +105,7 @@ export async function pairInstances(
         if (event === 'status' && (data as { to: string }).to === 'disconnected') throw new Error(`${id} disconnected while pairing`)
       })
       done++
-      if (opts.log && (done % 100 === 0 || done === count)) opts.log(`paired ${done}/${count} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
+      if (opts.log && (done % 100 === 0 || done === count)) opts.log(`  paired ${done}/${count} (${((Date.now() - started) / 1000).toFixed(1)} s)`)
       return id
     },
   )
@@ -146,6 +147,32 @@ function watchInstance(
     })
     req.on('error', (err) => finish(err))
   })
+}
+
+/**
+ * Merges the instances of stopped daemons' data dirs into one: the first dir's gateway.db is copied to `target`
+ * and the others' instance rows inserted (their session files already share one sessions dir).
+ */
+export function mergeDataDirs(sources: readonly string[], targetDataDir: string): void {
+  fs.mkdirSync(targetDataDir, { recursive: true })
+  for (const dir of sources) {
+    const db = new BetterSqlite3(path.join(dir, 'gateway.db'))
+    db.pragma('wal_checkpoint(TRUNCATE)')
+    db.close()
+  }
+  const target = path.join(targetDataDir, 'gateway.db')
+  fs.copyFileSync(path.join(sources[0]!, 'gateway.db'), target)
+  const db = new BetterSqlite3(target)
+  try {
+    for (const dir of sources.slice(1)) {
+      db.prepare('ATTACH DATABASE ? AS other').run(path.join(dir, 'gateway.db'))
+      db.exec('INSERT INTO instances SELECT * FROM other.instances')
+      db.exec('DETACH DATABASE other')
+    }
+    db.pragma('wal_checkpoint(TRUNCATE)')
+  } finally {
+    db.close()
+  }
 }
 
 /** Instance ids in a stopped daemon's data dir, oldest first. */

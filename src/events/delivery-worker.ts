@@ -32,16 +32,6 @@ type Claimed = Pick<DeliveryRow, 'id' | 'event_id' | 'sink_kind' | 'sink_id' | '
 
 const USER_AGENT = 'plixa-wa-gateway/0.1 (+webhooks)'
 
-/**
- * Sends pending deliveries. Works apart from the inbound path: the outbox only writes rows and wakes this worker.
- *
- * Claims follow liteque's lease pattern: one UPDATE … RETURNING marks due rows with a fresh claim and a lease, the
- * HTTP attempt runs outside any transaction, and the result is written `WHERE claim = ?`, so a worker whose lease
- * ran out cannot overwrite a newer claim. Per endpoint at most `perEndpointConcurrency` attempts run at once and
- * saturated endpoints are left out of the claim, so a hanging receiver holds only its own slots, never another
- * receiver's. The worker is woken by every append (no polling delay on the hot path) and by one timer set to the
- * next scheduled retry.
- */
 /** One finalised attempt (or a chain ended without one), for metrics, logs and tests. */
 export interface DeliverySettled {
   deliveryId: string
@@ -52,8 +42,21 @@ export interface DeliverySettled {
   attempt: number
   httpStatus: number | null
   error: string | null
+  /** the endpoint answered 410 and was disabled */
+  disabled: boolean
+  durationMs: number
 }
 
+/**
+ * Sends pending deliveries. Works apart from the inbound path: the outbox only writes rows and wakes this worker.
+ *
+ * Claims follow liteque's lease pattern: one UPDATE … RETURNING marks due rows with a fresh claim and a lease, the
+ * HTTP attempt runs outside any transaction, and the result is written `WHERE claim = ?`, so a worker whose lease
+ * ran out cannot overwrite a newer claim. Per endpoint at most `perEndpointConcurrency` attempts run at once and
+ * saturated endpoints are left out of the claim, so a hanging receiver holds only its own slots, never another
+ * receiver's. The worker is woken by every append (no polling delay on the hot path) and by one timer set to the
+ * next scheduled retry.
+ */
 export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }> {
   private readonly inFlightBySink = new Map<string, number>()
   private readonly controllers = new Map<string, { controller: AbortController; claim: string }>()
@@ -308,6 +311,8 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
           attempt: row.attempts + 1,
           httpStatus: outcome?.status ?? null,
           error: lastError,
+          disabled: verdict.kind === 'disable',
+          durationMs: outcome?.durationMs ?? 0,
         })
       }
     })

@@ -34,7 +34,7 @@ export interface AppDeps {
   metrics: GatewayMetrics
   pairingLinks: PairingLinks
   /** inbound events, sinks and delivery (webhooks, tenants' cores, media links, live stream) */
-  events?: EventDelivery
+  events: EventDelivery
 }
 
 /** The HTTP face of the daemon. Routes translate between HTTP and the domain modules, nothing more. */
@@ -62,9 +62,9 @@ export async function buildApp(deps: AppDeps) {
   await app.register(healthRoutes({ db: deps.db, manager: deps.manager }))
   await app.register(instanceRoutes({ manager: deps.manager, auth }))
   await app.register(messageRoutes({ messages: deps.messages, auth }))
-  if (deps.events) await app.register(webhookRoutes({ webhooks: deps.events.webhooks, auth }))
-  if (deps.events) await app.register(tenantRoutes({ tenants: deps.events.tenants, auth }))
-  if (deps.events) await app.register(mediaRoutes({ media: deps.events.media, links: deps.events.links, inlineMaxBytes: deps.config.media.inlineMaxBytes }))
-  if (deps.events) await app.register(eventStreamRoutes({ stream: deps.events.stream, auth }))
+  await app.register(webhookRoutes({ webhooks: deps.events.webhooks, auth }))
+  await app.register(tenantRoutes({ tenants: deps.events.tenants, auth }))
+  await app.register(mediaRoutes({ media: deps.events.media, links: deps.events.links, inlineMaxBytes: deps.config.media.inlineMaxBytes }))
+  await app.register(eventStreamRoutes({ stream: deps.events.stream, auth }))
   return app
 }

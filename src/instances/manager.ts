@@ -9,7 +9,7 @@ import { generateToken, hashToken } from '../security/tokens.js'
 import { SessionStore } from '../whatsapp/auth-store.js'
 import type { WaConnection } from '../whatsapp/connection.js'
 import type { Instance, InstanceRepository } from './repository.js'
-import type { QrIssued, StatusChange } from './status.js'
+import type { InstanceStatus, QrIssued, StatusChange } from './status.js'
 import { InstanceSupervisor } from './supervisor.js'
 
 export interface ManagerEvents {
@@ -90,6 +90,13 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
     const supervisor = this.supervisors.get(id)
     if (!supervisor) throw new AppError('INSTANCE_NOT_FOUND')
     return supervisor
+  }
+
+  /** The live status, from memory (the send path asks on every request). */
+  statusOf(id: string): InstanceStatus {
+    const supervisor = this.supervisors.get(id)
+    if (!supervisor) throw new AppError('INSTANCE_NOT_FOUND')
+    return supervisor.status
   }
 
   qr(id: string): QrIssued {

@@ -5,6 +5,7 @@ import { loadConfig } from '../../src/config.js'
 import { createDaemon, type Daemon } from '../../src/daemon.js'
 import { WaSimulator } from '../wasim/index.js'
 import { adminHeaders, basicAuth, startHarness, testEnv, uniquePhone, type Harness } from '../helpers/harness.js'
+import { TestReceiver } from '../helpers/receiver.js'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -97,6 +98,27 @@ describe('/metrics counts real traffic from the event stream', () => {
     const text = String((await h.request('GET', '/metrics')).body)
     expect(sample(text, 'wagw_messages_sent_total{type="text"}')).toBe(1)
     expect(sample(text, 'wagw_messages_inbound_total{type="text"}')).toBe(1)
+  })
+})
+
+describe('/metrics wired to the daemon', () => {
+  it('counts real webhook deliveries by outcome and reports queue depths', async () => {
+    const h = await startHarness()
+    const receiver = await TestReceiver.start()
+    try {
+      const created = await h.request('POST', '/api/v1/webhooks', { url: receiver.url, events: ['*'] })
+      expect(created.status).toBe(201)
+      const settled = new Promise<void>((resolve) => h.daemon.events.worker.once('settled', () => resolve()))
+      expect((await h.request('POST', `/api/v1/webhooks/${created.body.data.id}/test`)).status).toBe(202)
+      await settled
+      const text = String((await h.request('GET', '/metrics')).body)
+      expect(sample(text, 'wagw_event_delivery_attempts_total{outcome="success"}')).toBe(1)
+      expect(sample(text, 'wagw_queue_depth{queue="outbound"}')).toBe(0)
+      expect(sample(text, 'wagw_queue_depth{queue="deliveries"}')).toBe(0)
+    } finally {
+      await receiver.close()
+      await h.close()
+    }
   })
 })
 
