@@ -68,7 +68,8 @@ export async function registerOpenApi(app: FastifyInstance<any, any, any, any, a
   })
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: false },
+    // BaseLayout drops Swagger UI's top bar (a URL box and the framework's logo) that means nothing to our users.
+    uiConfig: { docExpansion: 'list', deepLinking: true, persistAuthorization: false, layout: 'BaseLayout' },
     staticCSP: true,
   })
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())

@@ -152,3 +152,24 @@ describe('pairing page in Chromium', () => {
     }
   })
 })
+
+describe('API reference in Chromium', () => {
+  it('renders /docs with every tag of the API and no failed request', async () => {
+    const page = await chromium.browser.newPage({ viewport: { width: 1200, height: 900 } })
+    const failed: string[] = []
+    page.on('requestfailed', (request) => failed.push(request.url()))
+    page.on('pageerror', (err) => failed.push(err.message))
+    try {
+      await page.goto(`${origin}/docs/`)
+      await page.locator('.swagger-ui .info .title').waitFor({ state: 'visible', timeout: 15_000 })
+      for (const tag of ['instances', 'messages', 'webhooks']) {
+        await page.locator(`.opblock-tag[data-tag="${tag}"]`).waitFor({ state: 'visible', timeout: 15_000 })
+      }
+      await page.screenshot({ path: 'test-output/docs.png' })
+      expect(failed).toEqual([])
+    } finally {
+      await page.close()
+    }
+  })
+})
+
