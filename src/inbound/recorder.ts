@@ -21,7 +21,7 @@ const newMessageId = (): string => `msg_${randomBytes(12).toString('base64url')}
  * The durable side of inbound messages: for each upsert, in ONE synchronous transaction, the message row, its event
  * and (through Outbox.append) one delivery row per subscribed sink, and the journal rows of the batch are deleted.
  *
- * Event rules (documented in docs/events.md):
+ * Event rules (documented in the README, "Events and webhooks"):
  *  - a customer's message → `message.inbound`, one per (instance, WhatsApp id): dedupe key `<inst>:<waId>:message.inbound`;
  *  - an undecryptable stub → `message.inbound` with `type: "undecryptable"` (own dedupe key); when the resend
  *    decrypts, the normal `message.inbound` follows with `recovered: true` and the row gets the content;
