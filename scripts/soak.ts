@@ -126,6 +126,8 @@ export interface SoakTally {
     lost: number
     finalStatuses: Record<string, number>
     outboundEventsMissing: number
+    /** Stanzas from the daemon that a customer could not decrypt (each one is a message it did not get then). */
+    customerDecryptFailures: number
   }
   inbound: {
     sent: number
@@ -293,6 +295,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       lost: 0,
       finalStatuses: {},
       outboundEventsMissing: 0,
+      customerDecryptFailures: 0,
     },
     inbound: { sent: 0, received: 0, duplicates: 0, undecryptableEvents: 0, lost: 0 },
     webhooks: { requests: 0, badSignatures: 0, byType: {} },
@@ -719,6 +722,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     await refresh(accepted).catch((err: Error) => problem(`final status read failed: ${err.message}`))
 
     // ---- checks: outbound ----
+    tally.outbound.customerDecryptFailures = customers.reduce((sum, c) => sum + c.decryptFailures, 0)
     for (const a of accepted) {
       const got = receivedBy(a)
       const status = statusOf.get(a.messageId)
@@ -739,7 +743,12 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         } else problem(`message ${a.messageId} failed without a reason`)
       } else {
         tally.outbound.lost++
-        problem(`LOST: accepted send ${a.messageId} (${a.waId}, ${a.kind}, instance ${a.instance.index} → ${a.customer.phone}, "${a.text}") never reached the customer; status ${status?.status ?? 'unknown'}`)
+        // What the simulator saw of it: relayed how often, to which devices.
+        const relayed = sim.eventLog.filter((e) => e.name === 'message' && (e.payload as { id: string }).id === a.waId).map((e) => (e.payload as { recipients: string[] }).recipients.join('+'))
+        problem(
+          `LOST: accepted send ${a.messageId} (${a.waId}, ${a.kind}, instance ${a.instance.index} → ${a.customer.phone}, "${a.text}") never reached the customer; ` +
+            `status ${status?.status ?? 'unknown'}; relayed by the server ${relayed.length}× (${relayed.join(' | ') || '-'}); customer decrypt failures ${a.customer.decryptFailures}`,
+        )
       }
     }
     // Never a second, different message with the same content (same text under another WhatsApp id).
@@ -892,6 +901,7 @@ export function formatTally(result: SoakResult): string {
     ['  LOST', String(o.lost)],
     ['  final statuses', JSON.stringify(o.finalStatuses)],
     ['  message.outbound events missing', String(o.outboundEventsMissing)],
+    ['  stanzas customers could not decrypt', String(o.customerDecryptFailures)],
     ['INBOUND sent by customers', String(t.inbound.sent)],
     ['  received as message.inbound', String(t.inbound.received)],
     ['  duplicate deliveries (same event id)', String(t.inbound.duplicates)],

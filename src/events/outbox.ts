@@ -1,14 +1,14 @@
-import { randomBytes } from 'node:crypto'
 import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
 import { sinkKey, type SinkDirectory, type SinkRef } from './sinks.js'
 import type { DomainEvent, EventEnvelope } from './types.js'
+import { newId } from '../ids.js'
 
 /** `sinks`: the sinks that got a delivery row in this batch. */
 export type AppendedListener = (envelopes: readonly EventEnvelope[], sinks: readonly SinkRef[]) => void
 
-export const newEventId = (): string => `evt_${randomBytes(12).toString('base64url')}`
-export const newDeliveryId = (): string => `dlv_${randomBytes(12).toString('base64url')}`
+export const newEventId = (): string => newId('evt')
+export const newDeliveryId = (): string => newId('dlv')
 
 /**
  * The durable outbox. `append` is synchronous: call it inside the same `db.tx` as the write the event describes,

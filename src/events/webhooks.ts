@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { Database } from '../db/database.js'
 import type { WebhookRow } from '../db/schema.js'
 import { AppError } from '../errors.js'
@@ -9,6 +8,7 @@ import { generateWebhookSecret } from './signing.js'
 import { assertDeliverableUrl } from './url-check.js'
 import type { SinkDirectory, SinkRef } from './sinks.js'
 import { EVENT_TYPES } from './types.js'
+import { newId } from '../ids.js'
 
 export interface WebhookInput {
   url: string
@@ -69,7 +69,7 @@ export class WebhookService {
     const url = await this.checkUrl(input.url)
     const events = checkEvents(input.events)
     if (input.instanceId && !this.deps.instanceExists(input.instanceId)) throw new AppError('INSTANCE_NOT_FOUND')
-    const id = `wh_${randomBytes(12).toString('base64url')}`
+    const id = newId('wh')
     const secret = generateWebhookSecret()
     const iso = new Date(this.now()).toISOString()
     const row: WebhookRow = {

@@ -1,11 +1,11 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { randomBytes } from 'node:crypto'
 import PQueue from 'p-queue'
 import type { Database } from '../db/database.js'
 import type { Schema } from '../db/schema.js'
 import type { Logger } from '../logger.js'
 import type { InboundMedia, MediaSource } from '../whatsapp/inbound.js'
+import { newId } from '../ids.js'
 
 export type MediaFileRow = Schema['media_files']
 
@@ -44,7 +44,7 @@ export class InboundMediaStore {
 
   /** Synchronous: call inside the transaction that records the message. */
   register(instanceId: string, messageId: string, media: InboundMedia): MediaFileRow {
-    const id = `med_${randomBytes(12).toString('base64url')}`
+    const id = newId('med')
     const now = this.now()
     const row: MediaFileRow = {
       id,

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
 import type { Outbox } from '../events/outbox.js'
@@ -6,6 +5,7 @@ import type { InboundMessage } from '../whatsapp/inbound.js'
 import type { InboundRecorder, JournalEntry, StoredStanza } from '../whatsapp/inbound-listener.js'
 import type { MediaLinks } from './media-links.js'
 import type { InboundMediaStore } from './media-store.js'
+import { newId } from '../ids.js'
 
 export interface InboundRecordingDeps {
   db: Database
@@ -15,7 +15,7 @@ export interface InboundRecordingDeps {
   now?: () => number
 }
 
-const newMessageId = (): string => `msg_${randomBytes(12).toString('base64url')}`
+const newMessageId = (): string => newId('msg')
 
 /**
  * The durable side of inbound messages: for each upsert, in ONE synchronous transaction, the message row, its event

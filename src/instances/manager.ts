@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events'
-import { randomBytes } from 'node:crypto'
 import PQueue from 'p-queue'
 import type { Config } from '../config.js'
 import { AppError } from '../errors.js'
@@ -11,6 +10,7 @@ import type { WaConnection } from '../whatsapp/connection.js'
 import type { Instance, InstanceRepository } from './repository.js'
 import type { InstanceStatus, QrIssued, StatusChange } from './status.js'
 import { InstanceSupervisor } from './supervisor.js'
+import { newId } from '../ids.js'
 
 export interface ManagerEvents {
   status: [change: StatusChange]
@@ -49,7 +49,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   }
 
   create(input: { name?: string; tenantId?: string }): { instance: Instance; token: string } {
-    const id = `inst_${randomBytes(9).toString('base64url')}`
+    const id = newId('inst', 9)
     const token = generateToken('wgi')
     const instance = this.deps.repo.insert(
       {

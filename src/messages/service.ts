@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { Database } from '../db/database.js'
 import { AppError } from '../errors.js'
 import type { Outbox } from '../events/outbox.js'
@@ -14,6 +13,7 @@ import { TickBatcher } from './tick-batcher.js'
 import { MEDIA_MESSAGE_TYPES, type MediaMessageType, type MessageRef, type OutboundPayload, type SendCommand, type StoredMedia } from './types.js'
 import { parseSendRequest } from './validate.js'
 import { messageEventData, messageView, type MessageView } from './views.js'
+import { newId } from '../ids.js'
 
 export interface MessageServiceDeps {
   db: Database
@@ -101,7 +101,7 @@ export class MessageService {
     }
     let stored: StoredMedia | undefined
     try {
-      const id = `msg_${randomBytes(12).toString('base64url')}`
+      const id = newId('msg')
       const payload = this.payloadOf(instanceId, cmd)
       const jid = await this.resolveRecipient(instanceId, cmd.phone, instanceStatus)
       if ('media' in cmd) stored = await this.deps.media.write(id, await this.deps.prepareMedia(cmd.type as MediaMessageType, cmd.media))
