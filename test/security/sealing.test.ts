@@ -58,5 +58,6 @@ describe('SessionStore', () => {
     reopened.close()
     SessionStore.destroy(dir, 'inst_a')
     expect(fs.existsSync(path.join(dir, 'inst_a.db'))).toBe(false)
+    fs.rmSync(dir, { recursive: true, force: true })
   })
 })
