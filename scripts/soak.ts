@@ -17,7 +17,8 @@
  * Prints a tally and exits non-zero on any loss, stuck instance or failed check.
  *
  * Env: SOAK_SECONDS (180), SOAK_INSTANCES (4), SOAK_KILLS (3), SOAK_CUSTOMERS (6), SOAK_OUT_RATE (8 msg/s in total),
- * SOAK_IN_RATE (4 msg/s in total), SOAK_FAULT_INTERVAL_MS (3000), SOAK_SEED (random), SOAK_VERBOSE (1 = progress).
+ * SOAK_IN_RATE (4 msg/s in total), SOAK_FAULT_INTERVAL_MS (3000), SOAK_FAULTS (comma-separated kinds, or `none`; default
+ * all), SOAK_SEED (random), SOAK_VERBOSE (0 = no progress lines).
  * test/soak.test.ts runs a short version through runSoak().
  */
 import { createHash, randomBytes } from 'node:crypto'
@@ -52,6 +53,10 @@ export interface SoakOptions {
   inboundMediaEvery: number
   /** Share of text sends carrying an Idempotency-Key. */
   idempotentShare: number
+  /** The fault kinds to draw from (empty: all). */
+  faultKinds: readonly FaultKind[]
+  /** false: no simulator faults at all (kills still happen). */
+  injectFaults: boolean
   /** Deadline for each settle phase after the traffic stopped. */
   settleTimeoutMs: number
   /** End RSS above this multiple of the baseline is a failure. */
@@ -71,6 +76,8 @@ export const DEFAULT_OPTIONS: SoakOptions = {
   mediaEvery: 25,
   inboundMediaEvery: 15,
   idempotentShare: 0.3,
+  faultKinds: [] as FaultKind[],
+  injectFaults: true,
   settleTimeoutMs: 60_000,
   memoryLeakFactor: 2,
   seed: Date.now() % 1_000_000,
@@ -230,6 +237,8 @@ function inc(map: Record<string, number>, key: string, by = 1): void {
   map[key] = (map[key] ?? 0) + by
 }
 
+const failedCiphertexts = new WeakMap<Uint8Array, string>()
+
 // ---- the soak --------------------------------------------------------------------------------------------------
 
 interface SoakInstance {
@@ -362,6 +371,13 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const hook = await api('POST', '/api/v1/webhooks', { url: receiver.url, events: ['*'] })
     if (hook.status !== 201) throw new Error(`webhook registration failed: ${hook.status} ${JSON.stringify(hook.body)}`)
     const secret: string = hook.body.data.secret
+    // Signatures are verified as deliveries arrive: the Standard Webhooks verifier rightly refuses timestamps older
+    // than 5 minutes, so checking a long run's first deliveries at its end would fail them.
+    let verifiedUpTo = 0
+    const verifyArrived = () => {
+      const requests = receiver!.requests
+      for (; verifiedUpTo < requests.length; verifiedUpTo++) if (!verifySignatures(requests[verifiedUpTo]!, secret)) tally.webhooks.badSignatures++
+    }
 
     // Customers and instances.
     const customers: Customer[] = Array.from({ length: opts.customers }, (_, i) => {
@@ -370,6 +386,29 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       c.autoReceipt = i === 0 ? 'read' : 'delivered'
       return c
     })
+    // Diagnostics: why a customer could not decrypt a stanza (the simulator only counts failures).
+    const decryptErrors = new Map<string, string[]>()
+    for (const c of customers) {
+      const endpoint = c.endpoint
+      const decrypt = endpoint.decrypt.bind(endpoint)
+      endpoint.decrypt = async (jid, type, ciphertext) => {
+        try {
+          return await decrypt(jid, type, ciphertext)
+        } catch (err) {
+          failedCiphertexts.set(ciphertext, `${type}: ${(err as Error).name} ${(err as Error).message}`)
+          throw err
+        }
+      }
+      const receive = c.receive.bind(c)
+      c.receive = async (node) => {
+        await receive(node)
+        if (node.tag !== 'message' || !Array.isArray(node.content)) return
+        for (const child of node.content) {
+          const why = child.content instanceof Uint8Array ? failedCiphertexts.get(child.content) : undefined
+          if (why) decryptErrors.set(node.attrs.id ?? '', [...(decryptErrors.get(node.attrs.id ?? '') ?? []), why])
+        }
+      }
+    }
     const instances: SoakInstance[] = []
     for (let i = 0; i < opts.instances; i++) {
       const phone = sim.createPhone({ phone: `55119${String(process.pid % 1000).padStart(3, '0')}7${String(i).padStart(4, '0')}`, pushName: `Soak ${i}` })
@@ -517,6 +556,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         } catch {
           // daemon down mid-poll (a kill): the next round asks the next daemon
         }
+        verifyArrived()
         await delay(200)
       }
     })()
@@ -599,9 +639,10 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     }
     let killing = false
     const faultLoop = (async () => {
-      const kinds = FAULT_KINDS.flatMap((k) => Array.from({ length: FAULT_WEIGHTS[k] }, () => k))
+      const allowed = opts.faultKinds.length > 0 ? opts.faultKinds : FAULT_KINDS
+      const kinds = !opts.injectFaults ? [] : allowed.flatMap((k) => Array.from({ length: FAULT_WEIGHTS[k] }, () => k))
       const running = new Set<Promise<void>>()
-      while (Date.now() < endAt) {
+      while (Date.now() < endAt && kinds.length > 0) {
         await delay(opts.faultIntervalMs * (0.5 + random()))
         if (Date.now() >= endAt) break
         const kind = pick(kinds)
@@ -747,7 +788,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         const relayed = sim.eventLog.filter((e) => e.name === 'message' && (e.payload as { id: string }).id === a.waId).map((e) => (e.payload as { recipients: string[] }).recipients.join('+'))
         problem(
           `LOST: accepted send ${a.messageId} (${a.waId}, ${a.kind}, instance ${a.instance.index} → ${a.customer.phone}, "${a.text}") never reached the customer; ` +
-            `status ${status?.status ?? 'unknown'}; relayed by the server ${relayed.length}× (${relayed.join(' | ') || '-'}); customer decrypt failures ${a.customer.decryptFailures}`,
+            `status ${status?.status ?? 'unknown'}; relayed by the server ${relayed.length}× (${relayed.join(' | ') || '-'}); customer decrypt failures ${a.customer.decryptFailures}; decrypt errors for it: ${decryptErrors.get(a.waId)?.join(' / ') ?? 'none'}`,
         )
       }
     }
@@ -774,10 +815,8 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     // ---- checks: webhooks ----
     const events = eventsOf()
     tally.webhooks.requests = receiver.requests.length
-    for (const r of receiver.requests) {
-      inc(tally.webhooks.byType, String(r.json?.type))
-      if (!verifySignatures(r, secret)) tally.webhooks.badSignatures++
-    }
+    verifyArrived()
+    for (const r of receiver.requests) inc(tally.webhooks.byType, String(r.json?.type))
     if (tally.webhooks.badSignatures > 0) problem(`${tally.webhooks.badSignatures} webhook deliveries failed signature verification`)
     const inboundEvents = new Map<string, { id: string; data: any; instance_id: string }[]>()
     for (const e of events) {
@@ -807,6 +846,14 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       if (e.data.type !== m.kind) problem(`inbound ${m.waId} type ${e.data.type}, sent ${m.kind}`)
       if (e.data.phone !== m.customer.phone) problem(`inbound ${m.waId} phone ${e.data.phone}, sent by ${m.customer.phone}`)
     }
+    // The history API serves inbound rows too (it answered 500 for them before: status `received` was not in its schema).
+    const current = await up
+    for (const e of [...inboundEvents.values()].slice(0, 5).map((list) => list[0]!)) {
+      const res = await current.request('GET', `/api/v1/messages/${e.data.message_id}`, undefined, adminHeaders)
+      if (res.status !== 200 || res.body?.data?.status !== 'received') problem(`GET /api/v1/messages/${e.data.message_id} (inbound) answered ${res.status} ${JSON.stringify(res.body).slice(0, 200)}`)
+    }
+    const history = await current.request('GET', '/api/v1/messages?direction=inbound&limit=50', undefined, adminHeaders)
+    if (history.status !== 200) problem(`GET /api/v1/messages?direction=inbound answered ${history.status}`)
     const outboundEventIds = new Set(events.filter((e) => e.type === 'message.outbound').map((e) => e.data?.message_id))
     for (const a of accepted) if (!outboundEventIds.has(a.messageId)) tally.outbound.outboundEventsMissing++
     if (tally.outbound.outboundEventsMissing > 0) problem(`${tally.outbound.outboundEventsMissing} accepted sends have no message.outbound event at the receiver`)
@@ -867,6 +914,9 @@ function verifySignatures(r: ReceivedRequest, secret: string): boolean {
 }
 
 async function cleanup(spawned: ChildDaemon[], receiver: TestReceiver | undefined, sim: WaSimulator | undefined, dir: string): Promise<void> {
+  // SOAK_DUMP_LOGS=<file>: every daemon's JSON log lines, for diagnosing a failed run (with BAILEYS_LOG_LEVEL=debug).
+  const dump = process.env.SOAK_DUMP_LOGS
+  if (dump) fs.writeFileSync(dump, spawned.flatMap((d, i) => d.logs.map((l) => JSON.stringify({ daemon: i + 1, ...l }))).join('\n'))
   // Every daemon this soak started is gone afterwards, whatever happened: SIGTERM the live one (bounded), then
   // SIGKILL every process group.
   const live = spawned.filter((d) => d.process.exitCode === null && d.process.signalCode === null)
@@ -934,6 +984,13 @@ function envNumber(name: string, fallback: number): number {
   return n
 }
 
+function parseFaultKinds(raw: string | undefined): FaultKind[] {
+  if (!raw) return []
+  const kinds = raw.split(',').map((k) => k.trim()).filter(Boolean)
+  for (const k of kinds) if (!(FAULT_KINDS as readonly string[]).includes(k)) throw new Error(`SOAK_FAULTS: unknown fault ${k}; known: ${FAULT_KINDS.join(', ')}, or none`)
+  return kinds as FaultKind[]
+}
+
 async function main(): Promise<void> {
   // libsignal (in the simulator) prints session records on console.*: noise for a soak.
   const out = (line: string) => process.stdout.write(`${line}\n`)
@@ -949,6 +1006,8 @@ async function main(): Promise<void> {
     inboundPerSecond: envNumber('SOAK_IN_RATE', DEFAULT_OPTIONS.inboundPerSecond) || DEFAULT_OPTIONS.inboundPerSecond,
     faultIntervalMs: envNumber('SOAK_FAULT_INTERVAL_MS', DEFAULT_OPTIONS.faultIntervalMs) || DEFAULT_OPTIONS.faultIntervalMs,
     seed: Math.floor(envNumber('SOAK_SEED', DEFAULT_OPTIONS.seed)),
+    faultKinds: process.env.SOAK_FAULTS === 'none' ? [] : parseFaultKinds(process.env.SOAK_FAULTS),
+    injectFaults: process.env.SOAK_FAULTS !== 'none',
     log: verbose ? (line) => out(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}`) : () => {},
   }
   let interrupted = false

@@ -12,7 +12,13 @@ import { BENCH_DIR, ROOT_DIR } from './results.js'
 export const BUILD_DIR = path.join(BENCH_DIR, '.build')
 
 /** Entry points, as paths from the repository root; tsc follows their imports. */
-const ENTRIES = ['src/main.ts', 'test/wasim/trust-preload.ts', 'bench/lib/probe-preload.ts', 'bench/lib/bare-baileys-child.ts']
+const ENTRIES = [
+  'src/main.ts',
+  'test/wasim/trust-preload.ts',
+  'bench/lib/probe-preload.ts',
+  'bench/lib/bare-baileys-child.ts',
+  'bench/lib/wasm-verify-preload.ts',
+]
 
 let built = false
 

@@ -83,7 +83,7 @@ async function prepareFixture(count: number, log: (m: string) => void): Promise<
     const first = Math.floor((k * count) / daemons)
     return { dataDir: path.join(root, `pairing-${k}`), first, count: Math.floor(((k + 1) * count) / daemons) - first }
   })
-  await Promise.all(
+  const paired = Promise.all(
     parts.map(async (part, k) => {
       const gw = await spawnGateway(gatewayEnv(sim, { dataDir: part.dataDir, sessionsDir }))
       try {
@@ -93,6 +93,13 @@ async function prepareFixture(count: number, log: (m: string) => void): Promise<
       }
     }),
   )
+  try {
+    await paired
+  } catch (err) {
+    await sim.stop()
+    fs.rmSync(root, { recursive: true, force: true })
+    throw err
+  }
   mergeDataDirs(
     parts.map((p) => p.dataDir),
     masterDataDir,

@@ -214,11 +214,24 @@ export function copyDataDir(masterDataDir: string, targetDataDir: string, keep: 
   }
 }
 
-/** `POST /api/v1/instances/:id/restart` for each id (a parked instance then logs in with its stored session). */
-export async function restartInstances(gw: Gateway, ids: readonly string[], concurrency = 16): Promise<void> {
+/**
+ * Connects parked instances, `concurrency` at a time, each one's slot freed only when it is `connected` (its SSE
+ * stream says so): `POST /api/v1/instances/:id/restart` on a parked instance logs in with its stored session. Like the
+ * daemon's own restore queue, and unlike firing every restart at once — 500 simultaneous logins take longer than
+ * Baileys' connect timeout on two cores, and the timeouts feed a reconnect storm.
+ */
+export async function connectParked(gw: Gateway, ids: readonly string[], concurrency = 64): Promise<void> {
   await mapBounded(ids, concurrency, async (id) => {
-    const res = await gw.api('POST', `/api/v1/instances/${id}/restart`)
-    if (res.status !== 200) throw new Error(`restart ${id}: ${res.status} ${JSON.stringify(res.body)}`)
+    let requested = false
+    await watchInstance(gw.baseUrl, id, async (event, data, close) => {
+      const status = event === 'instance' ? (data as { status: string }).status : event === 'status' ? (data as { to: string }).to : undefined
+      if (status === 'connected' && requested) return close()
+      if (event === 'instance' && !requested) {
+        requested = true
+        const res = await gw.api('POST', `/api/v1/instances/${id}/restart`)
+        if (res.status !== 200) throw new Error(`restart ${id}: ${res.status} ${JSON.stringify(res.body)}`)
+      }
+    }, 120_000)
   })
 }
 

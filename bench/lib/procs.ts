@@ -12,6 +12,15 @@ import { assertLoopback } from './load.js'
 import { ROOT_DIR } from './results.js'
 
 export const SIM_CA = path.join(ROOT_DIR, 'test/wasim/certs/ca.pem')
+
+/** Every child still running: killed when this process exits, however it exits, so no simulator or daemon outlives a bench. */
+const live = new Set<ChildProcess>()
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL')
+})
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => process.exit(130))
+}
 const PROBE = 'bench/lib/probe-preload.ts'
 const TRUST = 'test/wasim/trust-preload.ts'
 
@@ -56,6 +65,8 @@ export function spawnNode(script: string, opts: SpawnOptions = {}): NodeChild {
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   if (child.pid === undefined) throw new Error(`could not spawn ${script}`)
+  live.add(child)
+  child.once('exit', () => live.delete(child))
   const lines: string[] = []
   let stderr = ''
   child.stderr!.on('data', (chunk: Buffer) => {

@@ -13,7 +13,8 @@ export interface MessageView {
   text: string | null
   quoted: { wa_message_id: string } | null
   media: { mimetype: string; size: number; filename: string | null; sha256: string; duration_seconds: number | null } | null
-  status: MessageStatus
+  /** Outbound statuses; inbound rows are `received`. */
+  status: MessageStatus | 'received'
   error: { code: string; message: string; wa_code: number | null } | null
   timestamp: string
   updated_at: string
@@ -34,7 +35,7 @@ export function messageView(row: Message): MessageView {
     media: media
       ? { mimetype: media.mimetype, size: media.size, filename: media.filename, sha256: media.sha256, duration_seconds: media.duration_seconds }
       : null,
-    status: row.status as MessageStatus,
+    status: row.status as MessageStatus | 'received',
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '', wa_code: row.error_wa_code } : null,
     timestamp: row.created_at,
     updated_at: row.updated_at,

@@ -50,6 +50,17 @@ describe('boot restore and the reconnect policy', () => {
       await daemon.close()
       await h.restartDaemon()
     }
+  }, 120_000) // pairs five phones, then restarts the daemon
+})
+
+describe('login refused', () => {
+  let h: Harness
+
+  beforeAll(async () => {
+    h = await startHarness()
+  })
+  afterAll(async () => {
+    await h.close()
   })
 
   it('a login refused with failure 401 wipes the credentials and ends disconnected', async () => {

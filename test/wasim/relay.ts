@@ -23,8 +23,10 @@ export class Relay {
    * Message stanzas handed to a real client that it has not answered yet (no receipt, no nack). Like the real
    * server, the simulator keeps them: when the connection ends they go back to the front of the offline queue and
    * are delivered again (offline="1") at the next login — a client that crashed before its receipt loses nothing.
+   * Kept per connection, so a connection the server ended itself (kick: stream:error, 440 …) gives its stanzas back
+   * too, even when the device already logged in again on a newer connection.
    */
-  private readonly unanswered = new Map<Device, Map<string, BinaryNode>>()
+  private readonly unanswered = new Map<Connection, Map<string, BinaryNode>>()
 
   constructor(private readonly ctx: SimContext) {}
 
@@ -83,27 +85,34 @@ export class Relay {
     }
     connection.send(node)
     if (node.tag === 'message' && node.attrs.id) {
-      const pending = this.unanswered.get(device) ?? new Map<string, BinaryNode>()
+      const pending = this.unanswered.get(connection) ?? new Map<string, BinaryNode>()
       pending.set(node.attrs.id, node)
-      this.unanswered.set(device, pending)
+      this.unanswered.set(connection, pending)
     }
     if (this.ctx.faults.takeDuplicate(deviceKey(device))) connection.send(node)
   }
 
   /** The device answered these message ids (receipt of any type, or an ack/nack): the server may forget them. */
   settle(device: Device, ids: readonly string[]): void {
-    const pending = this.unanswered.get(device)
-    if (!pending) return
-    for (const id of ids) pending.delete(id)
+    for (const [connection, pending] of this.unanswered) {
+      if (connection.device !== device) continue
+      for (const id of ids) pending.delete(id)
+    }
   }
 
-  /** The device's connection ended: what it never answered is queued again, oldest first, ahead of newer stanzas. */
-  requeueUnanswered(device: Device): number {
-    const pending = this.unanswered.get(device)
-    if (!pending || pending.size === 0) return 0
-    this.unanswered.delete(device)
+  /**
+   * A connection ended: what its device never answered on it is queued again, oldest first, ahead of newer stanzas;
+   * if the device is already logged in again on another connection, it is delivered there at once.
+   */
+  requeueUnanswered(connection: Connection): number {
+    const pending = this.unanswered.get(connection)
+    this.unanswered.delete(connection)
+    const device = connection.device
+    if (!device || !pending || pending.size === 0) return 0
     const nodes = [...pending.values()].map((n) => ({ ...n, attrs: Object.fromEntries(Object.entries(n.attrs).filter(([k]) => k !== 'offline')) }))
-    device.offlineQueue.unshift(...nodes)
+    const live = this.ctx.connectionOf(device)
+    if (live && live !== connection && live.isOpen) for (const node of nodes) this.deliver(device, node)
+    else device.offlineQueue.unshift(...nodes)
     return nodes.length
   }
 

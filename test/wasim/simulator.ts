@@ -361,7 +361,8 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
     connection.on('close', () => {
       this.connections.delete(connection)
       const device = connection.device
-      if (device && this.online.get(device) === connection) this.relay.requeueUnanswered(device)
+      // Also for a connection the server kicked (already detached): its unanswered stanzas are not lost.
+      this.relay.requeueUnanswered(connection)
       this.detach(connection)
       this.emit('close', { connectionId: connection.id, deviceJid: device ? device.account.pnDeviceJid(device.id) : undefined })
     })

@@ -34,7 +34,8 @@ export const MessageSchema = Type.Object({
       duration_seconds: Nullable(Type.Integer()),
     }),
   ),
-  status: Type.Union(['queued', 'sent', 'delivered', 'read', 'played', 'failed'].map((s) => Type.Literal(s))),
+  // Outbound: queued → sent → delivered → read → played, or failed. Inbound rows are `received`.
+  status: Type.Union(['queued', 'sent', 'delivered', 'read', 'played', 'failed', 'received'].map((s) => Type.Literal(s))),
   error: Nullable(Type.Object({ code: Type.String(), message: Type.String(), wa_code: Nullable(Type.Integer()) })),
   timestamp: Type.String({ format: 'date-time' }),
   updated_at: Type.String({ format: 'date-time' }),

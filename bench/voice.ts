@@ -1,0 +1,189 @@
+/**
+ * Voice-note conversion: prepareMedia('voice') on a 60 s MP3 (generated with the bundled ffmpeg), in process,
+ * with the daemon's own ffmpeg pool (bounded by os.availableParallelism()). Per run and per ffmpeg binary:
+ *
+ * - steady: BENCH_VOICE_COUNT conversions (default 10), as many at a time as there are cores, so each one's time
+ *   is conversion under full load with no queueing; the figure is their p95.
+ * - baseline, same run and binary: a bare `ffmpeg -i in.mp3 -c:a libopus … out.ogg`, spawned the same way.
+ * - burst: all conversions submitted at once; the pool's stats().peakRunning and the ffmpeg processes seen in
+ *   /proc (children of this process, sampled every 10 ms) must never exceed the cores.
+ *
+ * Binaries: the bundled @ffmpeg-installer one, and FFMPEG_PATH or /usr/bin/ffmpeg when present.
+ */
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { Agent } from 'undici'
+import { createFfmpegRunner, prepareMedia } from '../src/media/index.js'
+import { defaultFfmpegBinary } from '../src/media/ffmpeg.js'
+import { mapBounded } from './lib/load.js'
+import { envInt, isMain, runStandalone, startResult } from './lib/main.js'
+import { combineRuns, median, percentile, summarize } from './lib/stats.js'
+import type { BenchOptions, BenchResult, Figure } from './lib/types.js'
+
+const BUNDLED = (() => {
+  const saved = process.env.FFMPEG_PATH
+  delete process.env.FFMPEG_PATH
+  try {
+    return defaultFfmpegBinary()
+  } finally {
+    if (saved !== undefined) process.env.FFMPEG_PATH = saved
+  }
+})()
+
+function exec(binary: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)))
+    child.on('error', reject)
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${binary} exited ${code}: ${stderr}`))))
+  })
+}
+
+/** 60 s of stereo 44.1 kHz MP3 at 128 kb/s: a tone under pink noise, so the encoder has real work to do. */
+async function makeInput(dir: string, seconds: number): Promise<string> {
+  const file = path.join(dir, `voice-${seconds}s.mp3`)
+  await exec(BUNDLED, [
+    '-hide_banner', '-nostdin', '-y',
+    '-f', 'lavfi', '-i', `sine=frequency=220:duration=${seconds}`,
+    '-f', 'lavfi', '-i', `anoisesrc=d=${seconds}:c=pink:a=0.05`,
+    '-filter_complex', 'amix=inputs=2,aformat=channel_layouts=stereo',
+    '-ar', '44100', '-c:a', 'libmp3lame', '-b:a', '128k', file,
+  ])
+  return file
+}
+
+/** ffmpeg children of this process right now, from /proc. */
+function ffmpegChildren(): number {
+  let count = 0
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      const comm = stat.slice(stat.indexOf('(') + 1, close)
+      const ppid = Number(stat.slice(close + 2).split(' ')[1])
+      if (ppid === process.pid && comm.startsWith('ffmpeg')) count++
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return count
+}
+
+async function timed(task: () => Promise<unknown>): Promise<number> {
+  const started = performance.now()
+  await task()
+  return performance.now() - started
+}
+
+interface VariantRun {
+  steadyMs: number[]
+  baselineMs: number[]
+  burstMs: number[]
+  peakRunning: number
+  peakProcesses: number
+  outputBytes: number
+  seconds: number
+}
+
+async function runVariant(binary: string, input: Buffer, inputFile: string, count: number, tmp: string): Promise<VariantRun> {
+  const cores = os.availableParallelism()
+  const limits = { mediaMaxBytes: 16 * 2 ** 20, documentMaxBytes: 100 * 2 ** 20, fetchTimeoutMs: 30_000, agent: new Agent() }
+  const base64 = input.toString('base64')
+  let outputBytes = 0
+  let seconds = 0
+  const convert = (ffmpeg: ReturnType<typeof createFfmpegRunner>) => async () => {
+    const prepared = await prepareMedia('voice', { base64 }, limits, { ffmpeg })
+    outputBytes = prepared.bytes.length
+    seconds = prepared.seconds ?? 0
+  }
+  const items = Array.from({ length: count }, (_, i) => i)
+
+  const steadyRunner = createFfmpegRunner({ binary })
+  const steadyMs = await mapBounded(items, cores, () => timed(convert(steadyRunner)))
+  const baselineMs = await mapBounded(items, cores, (i) =>
+    timed(() =>
+      exec(binary, ['-hide_banner', '-nostdin', '-y', '-i', inputFile, '-c:a', 'libopus', '-ac', '1', '-ar', '48000', '-b:a', '32k', '-application', 'voip', '-f', 'ogg', path.join(tmp, `bare-${i}.ogg`)]),
+    ),
+  )
+
+  const burstRunner = createFfmpegRunner({ binary })
+  let peakProcesses = 0
+  const sampler = setInterval(() => (peakProcesses = Math.max(peakProcesses, ffmpegChildren())), 10)
+  const burstMs = await Promise.all(items.map(() => timed(convert(burstRunner))))
+  clearInterval(sampler)
+  await limits.agent.close()
+  return { steadyMs, baselineMs, burstMs, peakRunning: burstRunner.stats().peakRunning, peakProcesses, outputBytes, seconds }
+}
+
+export async function run(opts: BenchOptions): Promise<BenchResult> {
+  const result = startResult('voice', opts)
+  const count = envInt('BENCH_VOICE_COUNT', opts.quick ? 4 : 10)
+  const audioSeconds = envInt('BENCH_VOICE_SECONDS', 60)
+  const cores = os.availableParallelism()
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wagw-bench-voice-'))
+  const variants: Array<{ key: string; label: string; binary: string }> = [{ key: 'bundled', label: 'bundled ffmpeg', binary: BUNDLED }]
+  const system = process.env.FFMPEG_PATH ?? (fs.existsSync('/usr/bin/ffmpeg') ? '/usr/bin/ffmpeg' : undefined)
+  if (system && system !== BUNDLED) variants.push({ key: 'system', label: `system ffmpeg (${system})`, binary: system })
+  const figures: Figure[] = []
+  const details: Record<string, unknown> = { count, audioSeconds, cores, binaries: Object.fromEntries(variants.map((v) => [v.key, v.binary])) }
+  try {
+    const inputFile = await makeInput(tmp, audioSeconds)
+    const input = fs.readFileSync(inputFile)
+    details.inputBytes = input.length
+    const runs: Record<string, VariantRun[]> = Object.fromEntries(variants.map((v) => [v.key, []]))
+    for (let r = 0; r < opts.runs; r++) {
+      for (const v of variants) {
+        const res = await runVariant(v.binary, input, inputFile, count, tmp)
+        runs[v.key]!.push(res)
+        opts.log(
+          `voice run ${r + 1}/${opts.runs} ${v.key}: p95 ${percentile(res.steadyMs, 95).toFixed(0)} ms (bare ffmpeg ${percentile(res.baselineMs, 95).toFixed(0)} ms), ` +
+            `burst p95 ${percentile(res.burstMs, 95).toFixed(0)} ms, peak ${res.peakRunning} running / ${res.peakProcesses} processes`,
+        )
+      }
+    }
+    for (const v of variants) {
+      const vr = runs[v.key]!
+      const p95 = vr.map((x) => percentile(x.steadyMs, 95))
+      const base = vr.map((x) => percentile(x.baselineMs, 95))
+      const burst = vr.map((x) => percentile(x.burstMs, 95))
+      const peak = vr.map((x) => Math.max(x.peakRunning, x.peakProcesses))
+      figures.push({
+        id: `voice.p95_${v.key}`,
+        label: `voice note ${audioSeconds} s, p95, ${v.label}`,
+        unit: 'ms',
+        value: median(p95),
+        runs: p95,
+        baseline: { label: 'bare ffmpeg MP3→Opus', value: median(base), runs: base },
+        ratio: combineRuns(p95, base).ratio!,
+        target: { max: 1000, text: '≤ 1 s' },
+        notes: `${count} conversions, ${cores} at a time; output ${vr[0]!.outputBytes} B, ${vr[0]!.seconds} s`,
+      })
+      figures.push({
+        id: `voice.burst_p95_${v.key}`,
+        label: `  ${count} at once, p95 incl. queueing`,
+        unit: 'ms',
+        value: median(burst),
+        runs: burst,
+      })
+      figures.push({
+        id: `voice.peak_processes_${v.key}`,
+        label: `  peak ffmpeg processes (${cores} cores)`,
+        unit: '',
+        value: Math.max(...peak),
+        runs: peak,
+        target: { max: cores, text: `≤ ${cores}` },
+        notes: 'max of the pool’s stats().peakRunning and the ffmpeg children seen in /proc',
+      })
+      details[v.key] = vr.map((x) => ({ steady: summarize(x.steadyMs), baseline: summarize(x.baselineMs), burst: summarize(x.burstMs), peakRunning: x.peakRunning, peakProcesses: x.peakProcesses }))
+    }
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true })
+  }
+  return result.finish(figures, details)
+}
+
+if (isMain(import.meta.url)) await runStandalone(run)
