@@ -124,7 +124,8 @@ function newestProfile(dir: string, pid: number): string | undefined {
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
-  const result = startResult(process.env.BENCH_RESTORE_WASM_VERIFY === '1' ? 'restore-wasm-verify' : 'restore', opts)
+  const variant = [process.env.BENCH_ALS_SHIM === '1' ? 'als-shim' : '', process.env.BENCH_RESTORE_WASM_VERIFY === '1' ? 'wasm-verify' : ''].filter(Boolean)
+  const result = startResult(['restore', ...variant].join('-'), opts)
   const n = envInt('BENCH_RESTORE_SESSIONS', opts.quick ? 10 : 500)
   const concurrency = envInt('RESTORE_CONCURRENCY', 8)
   const profileDir = process.env.BENCH_CPU_PROF === '1' ? path.join(RESULTS_DIR, 'profiles') : undefined

@@ -127,7 +127,7 @@ async function bareSeries(fx: Fixture, sizes: readonly number[], log: (m: string
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
   const started = Date.now()
-  const result = startResult('sessions', opts)
+  const result = startResult(process.env.BENCH_ALS_SHIM === '1' ? 'sessions-als-shim' : 'sessions', opts)
   const sizes = [...new Set(envList('BENCH_SESSIONS', opts.quick ? [5, 10] : [100, 500, 1000]).filter((n) => n > 0))].sort((a, b) => a - b)
   const budgetMs = envInt('BENCH_SESSIONS_BUDGET_S', 600) * 1000
   const maxN = Math.max(...sizes)

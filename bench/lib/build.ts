@@ -18,6 +18,7 @@ const ENTRIES = [
   'bench/lib/probe-preload.ts',
   'bench/lib/bare-baileys-child.ts',
   'bench/lib/wasm-verify-preload.ts',
+  'bench/lib/als-shim-preload.ts',
 ]
 
 let built = false

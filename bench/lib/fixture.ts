@@ -25,7 +25,11 @@ export interface Fixture {
   /** Paired instance ids, oldest first. */
   ids: string[]
   pairingMs: number
-  /** A data dir whose database holds the first `n` instances (made once, then reused); see copyDataDir on `park`. */
+  /**
+   * A data dir whose database holds the first `n` instances; see copyDataDir on `park`. A plain one is made once and
+   * reused (a graceful stop leaves its instances `connected`, to be restored again); a parked one is made afresh
+   * each time, since the run that used it connected its instances.
+   */
   dataDirFor(n: number, opts?: { park?: boolean }): GatewayDirs
   /** Done with it: the last holder's release stops the simulator and deletes the files (unless kept, see below). */
   release(): Promise<void>
@@ -122,7 +126,7 @@ async function prepareFixture(count: number, log: (m: string) => void): Promise<
     dataDirFor(n, opts = {}) {
       const key = `${opts.park ? 'parked' : 'data'}-${n}`
       const dataDir = path.join(root, key)
-      if (!made.has(key)) copyDataDir(masterDataDir, dataDir, ids.slice(0, n), opts)
+      if (!made.has(key) || opts.park) copyDataDir(masterDataDir, dataDir, ids.slice(0, n), opts)
       made.add(key)
       return { dataDir, sessionsDir }
     },

@@ -58,7 +58,9 @@ export interface SpawnOptions {
  */
 export function spawnNode(script: string, opts: SpawnOptions = {}): NodeChild {
   const js = (ts: string) => (opts.tsx ? `./${ts}` : compiled(ts))
-  const imports = [...(opts.tsx ? ['--import', 'tsx'] : []), ...(opts.trustSim ? ['--import', js(TRUST)] : []), '--import', js(PROBE)]
+  // BENCH_ALS_SHIM=1: experiment, every measured process gets lib/als-shim-preload.ts first (see there).
+  const shim = !opts.tsx && process.env.BENCH_ALS_SHIM === '1' ? ['--import', js('bench/lib/als-shim-preload.ts')] : []
+  const imports = [...shim, ...(opts.tsx ? ['--import', 'tsx'] : []), ...(opts.trustSim ? ['--import', js(TRUST)] : []), '--import', js(PROBE)]
   const child = spawn(process.execPath, ['--expose-gc', ...imports, ...(opts.nodeArgs ?? []), js(script), ...(opts.args ?? [])], {
     cwd: ROOT_DIR,
     env: { ...process.env, NODE_EXTRA_CA_CERTS: SIM_CA, ...opts.env },

@@ -28,19 +28,24 @@ parentPort.on('message', () => {
  */
 export class BackgroundCheckpointer {
   private readonly worker: Worker
+  private stopping: Promise<void> | undefined
 
   constructor(file: string, intervalMs = 1_000) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, intervalMs, driver: require.resolve('better-sqlite3') } })
     this.worker.unref()
   }
 
-  async stop(): Promise<void> {
-    const stopped = new Promise<void>((resolve) => {
-      this.worker.once('message', () => resolve())
-      this.worker.once('exit', () => resolve())
-    })
-    this.worker.postMessage('stop')
-    await stopped
-    await this.worker.terminate()
+  /** Runs a last checkpoint and ends the worker; later calls answer the same promise. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const stopped = new Promise<void>((resolve) => {
+        this.worker.once('message', () => resolve())
+        this.worker.once('exit', () => resolve())
+      })
+      this.worker.postMessage('stop')
+      await stopped
+      await this.worker.terminate()
+    })()
+    return this.stopping
   }
 }
