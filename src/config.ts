@@ -168,6 +168,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if ((plixaCoreUrl === undefined) !== (plixaCoreSecret === undefined)) {
     e.problems.push('PLIXA_CORE_URL and PLIXA_CORE_SECRET: set both or neither')
   }
+  const documentMaxBytes = e.int('DOCUMENT_MAX_BYTES', 100 * MIB, 1024, 2048 * MIB)
   const config: Config = {
     port,
     host,
@@ -184,9 +185,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     plixaCoreSecret,
     limits: {
       mediaMaxBytes: e.int('MEDIA_MAX_BYTES', 16 * MIB, 1024, 2048 * MIB),
-      documentMaxBytes: e.int('DOCUMENT_MAX_BYTES', 100 * MIB, 1024, 2048 * MIB),
+      documentMaxBytes,
       mediaFetchTimeoutMs: e.int('MEDIA_FETCH_TIMEOUT_MS', 30_000, 100, 10 * MINUTE),
-      bodyMaxBytes: 0,
+      // Base64 of the largest document plus JSON framing; anything larger is refused before parsing.
+      bodyMaxBytes: Math.ceil((documentMaxBytes * 4) / 3) + 64 * 1024,
     },
     sessions: {
       restoreConcurrency: e.int('RESTORE_CONCURRENCY', 8, 1, 256),
@@ -226,8 +228,6 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     metricsPublic: e.bool('METRICS_PUBLIC', false),
   }
-  // Base64 of the largest document plus JSON framing; anything larger is refused before parsing.
-  ;(config.limits as { bodyMaxBytes: number }).bodyMaxBytes = Math.ceil((config.limits.documentMaxBytes * 4) / 3) + 64 * 1024
   if (e.problems.length > 0) throw new ConfigError(e.problems)
   return deepFreeze(config)
 }

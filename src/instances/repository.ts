@@ -63,12 +63,6 @@ export class InstanceRepository {
     this.db.run(this.db.qb.deleteFrom('instances').where('id', '=', id))
   }
 
-  transitions(id: string, limit = 50) {
-    return this.db.all(
-      this.db.qb.selectFrom('instance_transitions').selectAll().where('instance_id', '=', id).orderBy('id', 'desc').limit(limit),
-    )
-  }
-
   private logTransition(change: StatusChange): void {
     this.db.run(
       this.db.qb.insertInto('instance_transitions').values({

@@ -47,18 +47,6 @@ export class SessionStore {
     return path.join(sessionsDir, `${instanceId}.db`)
   }
 
-  /** Whether this instance has ever completed pairing (its creds carry `me`). */
-  static hasCredentials(sessionsDir: string, instanceId: string, sealer: Sealer): boolean {
-    const file = SessionStore.fileFor(sessionsDir, instanceId)
-    if (!fs.existsSync(file)) return false
-    const store = new SessionStore(file, sealer)
-    try {
-      return store.readCreds()?.me !== undefined
-    } finally {
-      store.close()
-    }
-  }
-
   /** Removes the instance's session file and its WAL companions. */
   static destroy(sessionsDir: string, instanceId: string): void {
     const file = SessionStore.fileFor(sessionsDir, instanceId)

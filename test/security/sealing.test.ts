@@ -50,8 +50,6 @@ describe('SessionStore', () => {
       expect(raw.includes(marker)).toBe(false)
       expect(wal.includes(marker)).toBe(false)
     }
-    // Without a paired account (`account` set by pair-success) there are no credentials to restore.
-    expect(SessionStore.hasCredentials(dir, 'inst_a', sealer)).toBe(false)
     const reopened = SessionStore.open(dir, 'inst_a', sealer)
     reopened.wipe()
     expect(reopened.readCreds()).toBeUndefined()
