@@ -10,6 +10,7 @@ import { resolveAdminToken, resolveSecretKey } from './security/secrets.js'
 import { Sealer } from './security/sealing.js'
 import { ensureStrictCurveVerify } from './whatsapp/curve-verify.js'
 import { routeLibsignalConsole } from './whatsapp/libsignal-console.js'
+import { shareOneAsyncLocalStorage } from './whatsapp/single-async-local-storage.js'
 import { Outbox } from './events/outbox.js'
 import { createEventDelivery, type EventDelivery } from './events/index.js'
 import { SinkDirectory } from './events/sinks.js'
@@ -41,6 +42,7 @@ export interface Daemon {
 /** The composition root: wires config, storage, WhatsApp sessions and HTTP together. */
 export async function createDaemon(config: Config, logger: Logger): Promise<Daemon> {
   routeLibsignalConsole(logger)
+  shareOneAsyncLocalStorage()
   const { patched } = ensureStrictCurveVerify()
   if (patched) logger.warn('Baileys accepted a forged signature (libsignal 6 verify bug); a strict Curve.verify is installed')
   const db = openDatabase({ file: path.join(config.dataDir, 'gateway.db'), migrations })
