@@ -3,6 +3,7 @@
  * admin API, plus pairing N instances (admin API + the simulator's phones scanning the QRs) and preparing data
  * directories that hold a chosen subset of already-paired instances.
  */
+import { takeSseEvents } from '../../test/helpers/sse.js'
 import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
@@ -133,16 +134,9 @@ function watchInstance(
       let buffer = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => {
-        buffer += chunk
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const event = /^event: (.*)$/m.exec(block)?.[1]
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (!event || !data) continue
-          Promise.resolve(onEvent(event, JSON.parse(data), () => finish())).catch(finish)
-        }
+        const taken = takeSseEvents(buffer + chunk)
+        buffer = taken.rest
+        for (const e of taken.events) Promise.resolve(onEvent(e.event, e.data, () => finish())).catch(finish)
       })
     })
     req.on('error', (err) => finish(err))

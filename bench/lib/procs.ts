@@ -3,10 +3,10 @@
  * pollutes a measured one), and the measured ones — the daemon (`src/main.ts`) and the bare Baileys baseline —
  * compiled to JavaScript first (build.ts) and run as one plain node process each, with the probe preloaded.
  */
+import { requestJson } from '../../test/helpers/http-json.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import readline from 'node:readline'
-import { request } from 'undici'
 import { compiled } from './build.js'
 import { assertLoopback } from './load.js'
 import { ROOT_DIR } from './results.js'
@@ -154,26 +154,9 @@ export function spawnNode(script: string, opts: SpawnOptions = {}): NodeChild {
 }
 
 /** A JSON request to a loopback URL; the body parsed when it is JSON. */
-export async function httpJson<T = any>(
-  method: string,
-  url: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; body: T }> {
+export async function httpJson<T = any>(method: string, url: string, body?: unknown, headers: Record<string, string> = {}) {
   assertLoopback(url)
-  const res = await request(url, {
-    method: method as 'GET',
-    headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  })
-  const text = await res.body.text()
-  let parsed: unknown = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    // not JSON
-  }
-  return { status: res.statusCode, body: parsed as T }
+  return requestJson<T>(method, url, body, headers)
 }
 
 export interface SimProcess {

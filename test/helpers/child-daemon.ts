@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
-import { request as undiciRequest } from 'undici'
+import { requestJson } from './http-json.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 
@@ -50,21 +50,7 @@ export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyB
     baseUrl,
     process: child,
     logs,
-    async request(method, url, body, headers = {}) {
-      const res = await undiciRequest(`${baseUrl}${url}`, {
-        method: method as 'GET',
-        headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      })
-      const text = await res.body.text()
-      let parsed: unknown = text
-      try {
-        parsed = JSON.parse(text)
-      } catch {
-        // not JSON
-      }
-      return { status: res.statusCode, body: parsed }
-    },
+    request: (method, url, body, headers = {}) => requestJson(method, `${baseUrl}${url}`, body, headers),
     async kill9() {
       killGroup(child, 'SIGKILL')
       await exited

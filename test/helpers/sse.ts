@@ -21,15 +21,9 @@ export function readSse(url: string, until: (events: SseEvent[]) => boolean, tim
       let buffer = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => {
-        buffer += chunk
-        let end: number
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const event = /^event: (.*)$/m.exec(block)?.[1]
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (event && data) events.push({ event, data: JSON.parse(data) })
-        }
+        const taken = takeSseEvents(buffer + chunk)
+        buffer = taken.rest
+        events.push(...taken.events)
         if (until(events)) {
           clearTimeout(timer)
           req.destroy()
@@ -42,6 +36,20 @@ export function readSse(url: string, until: (events: SseEvent[]) => boolean, tim
       reject(err)
     })
   })
+}
+
+/** Splits the complete `event:`/`data:` blocks off a stream buffer; answers them parsed, and what is left over. */
+export function takeSseEvents(buffer: string): { events: SseEvent[]; rest: string } {
+  const events: SseEvent[] = []
+  let end: number
+  while ((end = buffer.indexOf('\n\n')) >= 0) {
+    const block = buffer.slice(0, end)
+    buffer = buffer.slice(end + 2)
+    const event = /^event: (.*)$/m.exec(block)?.[1]
+    const data = /^data: (.*)$/m.exec(block)?.[1]
+    if (event && data) events.push({ event, data: JSON.parse(data) })
+  }
+  return { events, rest: buffer }
 }
 
 /** The instance's status as the SSE stream reports it: the initial `instance` snapshot, then `status` changes. */
