@@ -40,6 +40,8 @@ export class InstanceSender {
   private messenger: Messenger | undefined
   private owner: object | undefined
   private unsubscribe: (() => void) | undefined
+  /** Rejects when the socket goes away, so a send stuck on a dead socket frees the queue at once. */
+  private socketGone: { promise: Promise<never>; reject: (err: Error) => void } | undefined
   private cursor = 0
   private scheduled = false
   private pausedUntil = 0
@@ -64,6 +66,10 @@ export class InstanceSender {
     this.messenger = messenger
     this.owner = owner
     this.cursor = 0
+    let reject!: (err: Error) => void
+    const promise = new Promise<never>((_, r) => (reject = r))
+    promise.catch(() => undefined)
+    this.socketGone = { promise, reject }
     this.unsubscribe = messenger.onStatus((report) => this.onReport(report))
     this.deps.logger.info({ instanceId: this.instanceId }, 'socket open; sending queued messages')
     this.kick()
@@ -73,6 +79,10 @@ export class InstanceSender {
     if (owner !== undefined && owner !== this.owner) return
     this.unsubscribe?.()
     this.unsubscribe = undefined
+    // Baileys' own query on a closed socket can wait its full query timeout (60 s) before failing; the row stays
+    // queued and is sent again, under the same WhatsApp id, on the next socket.
+    this.socketGone?.reject(new SocketClosedError())
+    this.socketGone = undefined
     this.messenger = undefined
     this.owner = undefined
   }
@@ -137,7 +147,9 @@ export class InstanceSender {
     }
     this.deps.repo.markSendStarted(row.id, new Date().toISOString())
     try {
-      await messenger.send(toOutbound(row, media), jid, bytes)
+      const gone = this.socketGone?.promise
+      const send = messenger.send(toOutbound(row, media), jid, bytes)
+      await (gone ? Promise.race([send, gone]) : send)
       return 'done'
     } catch (err) {
       if (err instanceof SocketClosedError || this.messenger !== messenger) return 'socket_gone'
