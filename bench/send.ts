@@ -5,9 +5,16 @@
  *
  * The instance is paired against the simulator and then its WhatsApp socket goes away (the simulator stops), so it
  * is `connecting`: every message is durably queued and answered, and no Baileys work shares the event loop — this
- * measures the accept path, not WhatsApp throughput. The load comes from a worker thread (undici Pool, loopback),
- * bounded in count and time. Run alone: `npx tsx bench/send.ts` (BENCH_QUICK=1 for a smoke run, BENCH_RUNS=n).
+ * measures the accept path, not WhatsApp throughput. (Its reconnect backoff is an hour for that reason: each attempt
+ * builds a Baileys socket, ≈ 30 ms of main thread that would land in whichever run it falls.) The load comes from a
+ * worker thread (undici Pool, loopback), bounded in count and time. Run alone: `npx tsx bench/send.ts`
+ * (BENCH_QUICK=1 for a smoke run, BENCH_RUNS=n).
+ *
+ * Besides latency and throughput, each run records the main thread's CPU time per request (Linux, from
+ * /proc/self/task/<pid>/stat), for the gateway and the bare route: on a shared machine it moves far less than the
+ * timings, so it tells whether a change made the path cheaper when the timings are drowned in noise.
  */
+import fs from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { Worker } from 'node:worker_threads'
 import Fastify from 'fastify'
@@ -17,11 +24,28 @@ import { SendAnswerSchema, SendBody } from '../src/http/routes/messages.js'
 import { basicAuth, startHarness } from '../test/helpers/harness.js'
 import type { LoadJob } from './lib/http-load-worker.js'
 import { isMain, runStandalone, startResult } from './lib/main.js'
-import { median } from './lib/stats.js'
+import { combineRuns, median } from './lib/stats.js'
 import type { BenchOptions, BenchResult, Figure } from './lib/types.js'
 
 const RATE = 2_000
 const CONNECTIONS = 64
+
+/** CPU time (user + system) of this process's main thread so far, ms; NaN where /proc is not there. */
+function mainThreadCpuMs(): number {
+  try {
+    const fields = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100 // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** Runs a load job and adds the main thread's CPU time per completed request, µs. */
+async function withCpu<T extends { completed: number }>(job: Promise<T>): Promise<T & { cpuUsPerRequest: number }> {
+  const before = mainThreadCpuMs()
+  const out = await job
+  return { ...out, cpuUsPerRequest: ((mainThreadCpuMs() - before) * 1000) / out.completed }
+}
 
 interface FixedOut {
   completed: number
@@ -93,7 +117,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const result = startResult('send', opts)
   const seconds = opts.quick ? 1 : 4
   const h = await startHarness({
-    env: { AUTH_FAILURES_MAX: '1000000', RECONNECT_BASE_MS: '2000', RECONNECT_MAX_MS: '5000', RECONNECT_MAX_FAILURES: '100000' },
+    env: { AUTH_FAILURES_MAX: '1000000', RECONNECT_BASE_MS: '3600000', RECONNECT_MAX_MS: '3600000', RECONNECT_LONG_MS: '3600000', RECONNECT_MAX_FAILURES: '100000' },
   })
   const bare = await bareApp(h.config.limits.bodyMaxBytes)
   const load = loadWorker()
@@ -110,33 +134,46 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     const bodies = Array.from({ length: 64 }, (_, i) => JSON.stringify({ phone: customer.phone, data: { text: `bench message ${i}` } }))
     const headers = { 'content-type': 'application/json', ...auth }
 
-    const fixed = { gw: [] as FixedOut[], bare: [] as FixedOut[] }
-    const max = { gw: [] as MaxOut[], bare: [] as MaxOut[] }
+    type Cpu = { cpuUsPerRequest: number }
+    const fixed = { gw: [] as Array<FixedOut & Cpu>, bare: [] as Array<FixedOut & Cpu> }
+    const max = { gw: [] as Array<MaxOut & Cpu>, bare: [] as Array<MaxOut & Cpu> }
     const fixedJob = (url: string): LoadJob => ({ mode: 'fixed', url, rate: RATE, count: RATE * seconds, maxDurationMs: seconds * 1000 + 2000, maxInFlight: 2000, headers, bodies, connections: CONNECTIONS })
     const maxJob = (url: string, durationMs = seconds * 1000): LoadJob => ({ mode: 'max', url, concurrency: 32, durationMs, headers, bodies, connections: 32 })
-    // Warm both servers (JIT, statement cache) before measuring.
+    // Warm both servers before measuring: JIT and statement caches, then one unmeasured round at the fixed rate,
+    // because the first fixed-rate gateway run after start cost 1.2–2× the main-thread CPU per request of every later
+    // one in every trial (about ten, with a 0.5 s or a 2 s warm-up alike); the figures are about a daemon in its
+    // steady state.
     await load.run(maxJob(gatewayUrl, 500))
     await load.run(maxJob(bare.url, 500))
+    if (!opts.quick) {
+      await load.run(fixedJob(gatewayUrl))
+      await load.run(fixedJob(bare.url))
+    }
     for (let i = 0; i < opts.runs; i++) {
-      fixed.gw.push(await load.run<FixedOut>(fixedJob(gatewayUrl)))
-      fixed.bare.push(await load.run<FixedOut>(fixedJob(bare.url)))
-      max.gw.push(await load.run<MaxOut>(maxJob(gatewayUrl)))
-      max.bare.push(await load.run<MaxOut>(maxJob(bare.url)))
+      fixed.gw.push(await withCpu(load.run<FixedOut>(fixedJob(gatewayUrl))))
+      fixed.bare.push(await withCpu(load.run<FixedOut>(fixedJob(bare.url))))
+      max.gw.push(await withCpu(load.run<MaxOut>(maxJob(gatewayUrl))))
+      max.bare.push(await withCpu(load.run<MaxOut>(maxJob(bare.url))))
       const g = fixed.gw.at(-1)
       const m = max.gw.at(-1)
-      opts.log(`run ${i + 1}: gateway p99 ${g?.latency.p99.toFixed(2)} ms at ${RATE}/s (bad ${g?.bad}, dropped ${g?.dropped}), max ${m?.achievedPerSec.toFixed(0)}/s vs bare ${max.bare.at(-1)?.achievedPerSec.toFixed(0)}/s`)
+      opts.log(
+        `run ${i + 1}: gateway p99 ${g?.latency.p99.toFixed(2)} ms at ${RATE}/s (bad ${g?.bad}, dropped ${g?.dropped}), max ${m?.achievedPerSec.toFixed(0)}/s vs bare ${max.bare.at(-1)?.achievedPerSec.toFixed(0)}/s; ` +
+          `main-thread CPU per request ${g?.cpuUsPerRequest.toFixed(0)} µs vs bare ${fixed.bare.at(-1)?.cpuUsPerRequest.toFixed(0)} µs at ${RATE}/s`,
+      )
       for (const r of [g, m]) if (r && (r.bad > 0 || r.errors > 0)) throw new Error(`gateway answered errors: ${r.firstBad ?? r.errors}`)
     }
     const queued = h.daemon.messaging.repo.countOutbound(inst.id)
 
-    const pick = (runs: Array<{ latency: { p50: number; p99: number }; achievedPerSec: number }>, f: (r: (typeof runs)[number]) => number) => runs.map(f)
-    const gwP99 = pick(fixed.gw, (r) => r.latency.p99)
-    const bareP99 = pick(fixed.bare, (r) => r.latency.p99)
-    const gwP50 = pick(fixed.gw, (r) => r.latency.p50)
-    const bareP50 = pick(fixed.bare, (r) => r.latency.p50)
-    const gwMax = pick(max.gw, (r) => r.achievedPerSec)
-    const bareMax = pick(max.bare, (r) => r.achievedPerSec)
-    const ratio = (a: number[], b: number[]) => median(a) / median(b)
+    const gwP99 = fixed.gw.map((r) => r.latency.p99)
+    const bareP99 = fixed.bare.map((r) => r.latency.p99)
+    const gwP50 = fixed.gw.map((r) => r.latency.p50)
+    const bareP50 = fixed.bare.map((r) => r.latency.p50)
+    const gwMax = max.gw.map((r) => r.achievedPerSec)
+    const bareMax = max.bare.map((r) => r.achievedPerSec)
+    const gwCpu = fixed.gw.map((r) => r.cpuUsPerRequest)
+    const bareCpu = fixed.bare.map((r) => r.cpuUsPerRequest)
+    // The median of the per-run ratios, each pair measured in the same run (bench/README.md).
+    const ratio = (a: number[], b: number[]) => combineRuns(a, b).ratio
     const figures: Figure[] = [
       {
         id: 'send.p50_at_2000',
@@ -166,6 +203,15 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
         baseline: { label: 'bare Fastify', value: median(bareMax), runs: bareMax },
         ratio: ratio(gwMax, bareMax),
         target: { minRatio: 0.5, text: '≥ 50 % of bare Fastify' },
+      },
+      {
+        id: 'send.cpu_per_request_at_2000',
+        label: `main-thread CPU per request at ${RATE.toLocaleString('en-US')} req/s`,
+        unit: 'µs',
+        value: median(gwCpu),
+        runs: gwCpu,
+        baseline: { label: 'bare Fastify', value: median(bareCpu), runs: bareCpu },
+        ratio: ratio(gwCpu, bareCpu),
       },
     ]
     return result.finish(figures, { queuedRows: queued, fixed, max })

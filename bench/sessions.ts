@@ -181,7 +181,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
     unit: 'MiB',
     value: median(perInstance),
     runs: perInstance,
-    notes: `(RSS(${maxN} parked) − RSS(no instances)) / ${maxN}: supervisor, session store (SQLite handle), rows`,
+    notes: `(RSS(${maxN} parked) − RSS(no instances)) / ${maxN}: supervisor, session store (its SQLite file stays closed until used), rows`,
   })
   const base = (series: (s: RunSamples) => number) => runs.map((s) => series(s) / MiB)
   const daemonBase = base((s) => s.daemonEmpty.rss)

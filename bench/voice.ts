@@ -16,21 +16,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { Agent } from 'undici'
 import { createFfmpegRunner, prepareMedia } from '../src/media/index.js'
-import { defaultFfmpegBinary } from '../src/media/ffmpeg.js'
+import { bundledFfmpegBinary } from '../src/media/ffmpeg.js'
 import { mapBounded } from './lib/load.js'
 import { envInt, isMain, runStandalone, startResult } from './lib/main.js'
 import { combineRuns, median, percentile, summarize } from './lib/stats.js'
 import type { BenchOptions, BenchResult, Figure } from './lib/types.js'
 
-const BUNDLED = (() => {
-  const saved = process.env.FFMPEG_PATH
-  delete process.env.FFMPEG_PATH
-  try {
-    return defaultFfmpegBinary()
-  } finally {
-    if (saved !== undefined) process.env.FFMPEG_PATH = saved
-  }
-})()
+const BUNDLED = bundledFfmpegBinary()
 
 function exec(binary: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {

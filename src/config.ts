@@ -25,6 +25,13 @@ export interface Config {
   readonly sessions: {
     /** How many instances boot restores at once; the rest wait in a jittered queue. */
     readonly restoreConcurrency: number
+    /**
+     * How many sockets may be between creation and `open` (or their first QR, or close) at once, over every
+     * instance: boot restores, reconnects after a mass drop, restarts, new pairings.
+     */
+    readonly connectConcurrency: number
+    /** Session files (SQLite connections) open at once; the least recently used beyond this is closed. */
+    readonly openSessionFiles: number
     readonly qrTimeoutMs: number | undefined
     readonly keepAliveIntervalMs: number
     readonly syncFullHistory: boolean
@@ -169,6 +176,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     e.problems.push('PLIXA_CORE_URL and PLIXA_CORE_SECRET: set both or neither')
   }
   const documentMaxBytes = e.int('DOCUMENT_MAX_BYTES', 100 * MIB, 1024, 2048 * MIB)
+  const restoreConcurrency = e.int('RESTORE_CONCURRENCY', 8, 1, 256)
   const config: Config = {
     port,
     host,
@@ -191,7 +199,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       bodyMaxBytes: Math.ceil((documentMaxBytes * 4) / 3) + 64 * 1024,
     },
     sessions: {
-      restoreConcurrency: e.int('RESTORE_CONCURRENCY', 8, 1, 256),
+      restoreConcurrency,
+      // Defaults to the restore bound, so raising RESTORE_CONCURRENCY alone is not silently capped by this one.
+      connectConcurrency: e.int('CONNECT_CONCURRENCY', restoreConcurrency, 1, 256),
+      openSessionFiles: e.int('SESSIONS_OPEN_FILES', 128, 1, 100_000),
       qrTimeoutMs: env.QR_TIMEOUT_MS === undefined ? undefined : e.int('QR_TIMEOUT_MS', 20_000, 100, 10 * MINUTE),
       keepAliveIntervalMs: e.int('KEEPALIVE_INTERVAL_MS', 25_000, 100, 10 * MINUTE),
       syncFullHistory: e.bool('SYNC_FULL_HISTORY', false),

@@ -18,10 +18,10 @@ import { createMessaging, type Messaging } from './messages/index.js'
 import { prepareMedia } from './media/index.js'
 import { createGuardedAgent } from './net/index.js'
 import { BaileysMessenger } from './whatsapp/messenger.js'
-import { newWaMessageId } from './whatsapp/outbound.js'
 import { GatewayMetrics } from './metrics/metrics.js'
 import { recordEvents } from './metrics/from-events.js'
 import { PairingLinks } from './security/pairing-links.js'
+import { SentMessages } from './whatsapp/sent-messages.js'
 
 export interface Daemon {
   app: Awaited<ReturnType<typeof buildApp>>
@@ -49,7 +49,8 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   const secretKey = resolveSecretKey(config.secretKey, config.dataDir)
   const admin = resolveAdminToken(config.adminToken, db)
   const instances = new InstanceRepository(db)
-  const manager = new InstanceManager({ repo: instances, config, sealer: new Sealer(secretKey, 'sessions'), logger })
+  const sentMessages = new SentMessages(db)
+  const manager = new InstanceManager({ repo: instances, config, sealer: new Sealer(secretKey, 'sessions'), sentMessages, logger })
   // One outbox for every producer. (Sending wired it first; the event-delivery wiring should reuse this instance.)
   const webhookSealer = new Sealer(secretKey, 'webhooks')
   const sinks = new SinkDirectory({
@@ -73,13 +74,12 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     logger,
     instanceStatus: (id) => manager.statusOf(id),
     prepareMedia: (kind, input) => prepareMedia(kind, input, mediaLimits),
-    newWaMessageId,
   })
   manager.on('open', (id, connection) => messaging.dispatcher.attach(id, new BaileysMessenger(connection), connection))
   manager.on('closed', (id, connection) => messaging.dispatcher.detach(id, connection))
   manager.on('deleted', (id) => messaging.dispatcher.forget(id))
   messaging.service.start()
-  const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: webhookSealer, secretKey, logger })
+  const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: webhookSealer, secretKey, mediaAgent, logger })
   const metrics = new GatewayMetrics({ instanceStatusCounts: () => countStatuses(manager) })
   outbox.onAppended((appended) => recordEvents(metrics, appended))
   events.worker.on('settled', (s) =>
@@ -91,6 +91,8 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   const pairingLinks = new PairingLinks(secretKey, config.publicUrl, config.pairing.linkTtlSeconds)
   const app = await buildApp({ config, logger, db, instances, manager, adminTokenHash: admin.hash, messages: messaging.service, events, metrics, pairingLinks })
   let restoring: Promise<void> = Promise.resolve()
+  const pruneSent = setInterval(() => sentMessages.prune(), 3600_000)
+  pruneSent.unref()
   return {
     app,
     db,
@@ -102,10 +104,12 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host })
       events.start()
+      sentMessages.prune()
       restoring = manager.restoreAll().catch((err: unknown) => logger.error({ err }, 'restoring instances failed'))
       return address
     },
     async close() {
+      clearInterval(pruneSent)
       await app.close()
       messaging.service.stop()
       await messaging.dispatcher.stop()

@@ -98,5 +98,7 @@ export function openDatabase(opts: OpenOptions): Database {
   migrate(sqlite, opts.migrations)
   if (opts.file === ':memory:') return new Database(sqlite)
   sqlite.pragma('wal_autocheckpoint = 0')
+  // Once the checkpointer has rewound a WAL that grew under load, the file on disk shrinks back to this size.
+  sqlite.pragma('journal_size_limit = 67108864')
   return new Database(sqlite, new BackgroundCheckpointer(opts.file))
 }

@@ -24,6 +24,7 @@ export interface Schema {
     response_body: string | null
     created_at: number
   }
+  wa_sent_messages: { instance_id: string; wa_message_id: string; content: Uint8Array; sent_at: number }
   wa_contacts: { instance_id: string; phone: string; jid: string | null; checked_at: number }
   tenants: { id: string; core_url: string | null; core_secret_enc: string | null; created_at: string; updated_at: string }
   webhooks: WebhookRow

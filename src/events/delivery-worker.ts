@@ -4,7 +4,8 @@ import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
 import type { DeliveryRow } from '../db/schema.js'
 import type { Logger } from '../logger.js'
-import type { DeliveryPoster } from './delivery-client.js'
+import { AttemptAbort, type DeliveryPoster } from './delivery-client.js'
+import type { DeliveryReserver, ReservedDelivery } from './outbox.js'
 import { judge, type AttemptOutcome, type Verdict } from './retry-policy.js'
 import { signDelivery } from './signing.js'
 import { sinkKey, type SinkDirectory, type SinkRef, type SinkTarget } from './sinks.js'
@@ -22,15 +23,39 @@ export interface DeliveryWorkerDeps {
   /** how long a claim is exclusive; longer than the HTTP timeout */
   leaseMs?: number
   now?: () => number
+  /**
+   * The stored body of a just-appended event for a delivery's first attempt, if still in memory
+   * (Outbox.takeBody); otherwise the worker reads the event row.
+   */
+  takeBody?: (eventId: string) => Buffer | undefined
   /** the body one sink receives; default: the stored event body unchanged */
-  renderBody?: (storedBody: string, target: SinkTarget) => Buffer | Promise<Buffer>
+  renderBody?: (storedBody: Buffer, target: SinkTarget) => Buffer | Promise<Buffer>
   /** called after a 410 disabled a webhook */
   onDisabled?: (ref: SinkRef) => void
 }
 
-type Claimed = Pick<DeliveryRow, 'id' | 'event_id' | 'sink_kind' | 'sink_id' | 'attempts'> & { claim: string }
+type Claimed = Pick<DeliveryRow, 'id' | 'event_id' | 'sink_kind' | 'sink_id' | 'attempts' | 'claim'> & { claim: string }
+
+/** A finished attempt (or a chain ended without one), waiting for the next cycle's commit. */
+interface Final {
+  row: Claimed
+  verdict: Verdict
+  outcome: AttemptOutcome | undefined
+  status: DeliverySettled['status']
+  lastError: string | null
+  at: number
+  after: (() => void) | undefined
+}
 
 const USER_AGENT = 'plixa-wa-gateway/0.1 (+webhooks)'
+
+/**
+ * Results are committed with the next claim, or — when nothing is waiting to be claimed — once this many have
+ * gathered or the oldest has waited FINALS_DELAY_MS. The receiver has its answer already; a crash before the commit
+ * only repeats the attempt (at-least-once), and one commit then covers many deliveries instead of one each.
+ */
+const FINALS_BATCH = 64
+const FINALS_DELAY_MS = 10
 
 /** One finalised attempt (or a chain ended without one), for metrics, logs and tests. */
 export interface DeliverySettled {
@@ -56,24 +81,36 @@ export interface DeliverySettled {
  * saturated endpoints are left out of the claim, so a hanging receiver holds only its own slots, never another
  * receiver's. The worker is woken by every append (no polling delay on the hot path) and by one timer set to the
  * next scheduled retry.
+ *
+ * All database work happens in cycles, at most one per event-loop turn (setImmediate): one transaction writes the
+ * results of every attempt that finished since the last cycle and claims rows for every slot that is free — so
+ * under load a commit covers many deliveries, and the slot an attempt frees is refilled in the same commit that
+ * records its result. Attempts start after that commit. With nothing to claim, results wait a little for company
+ * (FINALS_BATCH, FINALS_DELAY_MS).
+ *
+ * An endpoint with a free slot and no backlog takes a new delivery at once (DeliveryReserver): the outbox writes the
+ * row already claimed, inside the producer's transaction, and the attempt starts in the microtask after it —
+ * once the row is found in the database, so an event whose transaction rolled back is never sent.
  */
-export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }> {
+export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }> implements DeliveryReserver {
   private readonly inFlightBySink = new Map<string, number>()
-  private readonly controllers = new Map<string, { controller: AbortController; claim: string }>()
+  private readonly controllers = new Map<string, AttemptAbort>()
   private readonly settled = new Set<Promise<void>>()
   private inFlight = 0
   private running = false
-  /** Results waiting for the per-tick batch commit (one transaction for all, performance.md "batch per tick"). */
-  private finals: Array<() => void> = []
-  private afterFinals: Array<() => void> = []
-  private flushQueued = false
-  private pumpQueued = false
+  private finals: Final[] = []
+  private cycleQueued = false
   private timer: NodeJS.Timeout | undefined
+  private finalsTimer: NodeJS.Timeout | undefined
+  /** Claims of reserved rows: this process's random prefix and a counter (unique without a random draw each). */
+  private readonly reservePrefix = randomBytes(6).toString('base64url')
+  private reserveCount = 0
   private readonly now: () => number
   private readonly maxInFlight: number
   private readonly leaseMs: number
   private readonly stmt: {
     claim: Statement
+    reservedExists: Statement
     nextForSink: Statement
     dueSinks: Statement
     release: Statement
@@ -95,17 +132,20 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     this.maxInFlight = deps.maxInFlight ?? 512
     this.leaseMs = deps.leaseMs ?? 60_000
     const sqlite = deps.db.sqlite
-    // Hot path: plain prepared statements (compiled once); each walks deliveries_sink_due for one sink only.
+    // Hot path: plain prepared statements (compiled once), positional parameters; each walks deliveries_sink_due
+    // for one sink only.
     this.stmt = {
+      // (lease_until, claim, sink_kind, sink_id, now, now, limit)
       claim: sqlite.prepare(`
-        UPDATE deliveries SET lease_until = @leaseUntil, claim = @claim
+        UPDATE deliveries SET lease_until = ?, claim = ?
         WHERE id IN (
           SELECT id FROM deliveries
-          WHERE sink_kind = @kind AND sink_id = @id AND status = 'pending' AND next_attempt_at <= @now
-            AND (claim IS NULL OR lease_until <= @now)
-          ORDER BY next_attempt_at LIMIT @limit
+          WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND next_attempt_at <= ?
+            AND (claim IS NULL OR lease_until <= ?)
+          ORDER BY next_attempt_at LIMIT ?
         )
         RETURNING id, event_id, sink_kind, sink_id, attempts, claim`),
+      reservedExists: sqlite.prepare(`SELECT 1 FROM deliveries WHERE id = ? AND claim = ?`),
       nextForSink: sqlite.prepare(`
         SELECT next_attempt_at AS at FROM deliveries
         WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND claim IS NULL ORDER BY next_attempt_at LIMIT 1`),
@@ -114,9 +154,9 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       release: sqlite.prepare(`UPDATE deliveries SET lease_until = NULL, claim = NULL WHERE id = ? AND claim = ?`),
       eventBody: sqlite.prepare(`SELECT body FROM events WHERE id = ?`),
       finalise: sqlite.prepare(`
-        UPDATE deliveries SET status = @status, attempts = attempts + 1, next_attempt_at = @next, lease_until = NULL,
-          claim = NULL, last_status = @lastStatus, last_error = @lastError, updated_at = @updatedAt
-        WHERE id = @id AND claim = @claim`),
+        UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_until = NULL,
+          claim = NULL, last_status = ?, last_error = ?, updated_at = ?
+        WHERE id = ? AND claim = ?`),
       attempt: sqlite.prepare(`
         INSERT INTO delivery_attempts (delivery_id, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?)`),
       releaseAll: sqlite.prepare(`UPDATE deliveries SET lease_until = NULL, claim = NULL WHERE status = 'pending' AND claim IS NOT NULL`),
@@ -132,17 +172,50 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     this.running = true
     this.stmt.releaseAll.run()
     this.rescan = true
-    this.schedulePump()
+    this.scheduleCycle()
   }
 
   /**
    * New work may be due now: deliveries appended or re-fired for `sinks`; without sinks, anything (the pending
-   * rows are looked up again). Coalesced: many wakes in one tick, one pump.
+   * rows are looked up again). Coalesced: many wakes in one tick, one cycle.
    */
   wake(sinks?: readonly SinkRef[]): void {
     if (sinks === undefined) this.rescan = true
+    else if (sinks.length === 0) return
     else for (const ref of sinks) this.markDue(ref, this.now())
-    this.schedulePump()
+    this.scheduleCycle()
+  }
+
+  /**
+   * Claim at append (called by the outbox inside the producer's transaction): yes when the endpoint has a free slot
+   * and nothing of it is waiting to be claimed (older rows go first). The slot is taken from now on.
+   */
+  reserve(ref: SinkRef): { claim: string; leaseUntil: number } | undefined {
+    if (!this.running || this.inFlight >= this.maxInFlight) return undefined
+    const key = sinkKey(ref)
+    const now = this.now()
+    const entry = this.due.get(key)
+    if (entry && entry.at <= now) return undefined
+    const used = this.inFlightBySink.get(key) ?? 0
+    if (used >= this.deps.perEndpointConcurrency) return undefined
+    this.take(key)
+    return { claim: `${this.reservePrefix}.${(this.reserveCount++).toString(36)}`, leaseUntil: now + this.leaseMs }
+  }
+
+  /** After the producer's transaction: starts the reserved attempts whose rows were committed; frees the others. */
+  adopt(rows: ReservedDelivery[]): void {
+    for (const row of rows) {
+      const key = sinkKey({ kind: row.sink_kind, id: row.sink_id })
+      if (!this.stmt.reservedExists.get(row.id, row.claim)) {
+        this.give(key)
+        this.scheduleCycle()
+      } else if (!this.running) {
+        this.stmt.release.run(row.id, row.claim)
+        this.give(key)
+      } else {
+        this.begin(key, row)
+      }
+    }
   }
 
   /** Stops claiming, aborts attempts in flight and releases their claims (they are retried at the next start). */
@@ -150,9 +223,11 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     this.running = false
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    for (const { controller } of this.controllers.values()) controller.abort()
+    if (this.finalsTimer) clearTimeout(this.finalsTimer)
+    this.finalsTimer = undefined
+    for (const controller of this.controllers.values()) controller.abort()
     await Promise.allSettled([...this.settled])
-    this.flushFinals()
+    this.cycle()
   }
 
   get inFlightCount(): number {
@@ -166,67 +241,139 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     else if (at < entry.at) entry.at = at
   }
 
-  private schedulePump(): void {
-    if (!this.running || this.pumpQueued) return
-    this.pumpQueued = true
-    setImmediate(() => {
-      this.pumpQueued = false
-      this.pump()
-    })
+  private scheduleCycle(): void {
+    if (this.cycleQueued) return
+    if (!this.running && this.finals.length === 0) return
+    this.cycleQueued = true
+    setImmediate(() => this.cycle())
   }
 
-  private pump(): void {
-    if (!this.running) return
+  /**
+   * One transaction: the results of the attempts that finished since the last cycle, then claims for the free
+   * slots. After the commit: the follow-ups of those results (retry times, 410 handling, `settled`), then the new
+   * attempts start. A crash before the commit only means the finished attempts are made again (at-least-once).
+   */
+  private cycle(): void {
+    this.cycleQueued = false
+    if (this.finalsTimer) clearTimeout(this.finalsTimer)
+    this.finalsTimer = undefined
+    if (!this.running && this.finals.length === 0) return
+    const finals = this.finals
+    this.finals = []
+    const now = this.now()
+    let claimed: Array<{ key: string; row: Claimed }> = []
+    try {
+      this.deps.db.tx(() => {
+        for (const f of finals) this.writeFinal(f)
+        if (this.running) claimed = this.claimDue(now)
+      })
+    } catch (err) {
+      // Nothing was written: keep the results for the next cycle (their claims are still ours), forget what the
+      // rolled-back claims taught about due times, and try again soon.
+      this.finals = finals.concat(this.finals)
+      this.rescan = true
+      this.deps.logger.error({ err }, 'recording webhook deliveries failed; retrying')
+      if (this.running) this.armTimer(now, now + 1_000)
+      return
+    }
+    for (const f of finals) this.afterFinal(f)
+    for (const { key, row } of claimed) this.launch(key, row)
+    if (this.running) this.armTimer(now)
+  }
+
+  /** Claims due rows for every sink with free slots (inside the cycle's transaction). */
+  private claimDue(now: number): Array<{ key: string; row: Claimed }> {
     if (this.rescan) {
       this.rescan = false
       for (const r of this.stmt.dueSinks.all() as Array<{ sink_kind: SinkRef['kind']; sink_id: string; at: number }>) {
         this.markDue({ kind: r.sink_kind, id: r.sink_id }, r.at)
       }
     }
-    const now = this.now()
+    const out: Array<{ key: string; row: Claimed }> = []
     const claim = randomBytes(9).toString('base64url')
+    let free = this.maxInFlight - this.inFlight
     for (const [key, entry] of this.due) {
-      if (entry.at > now) continue
-      const free = this.maxInFlight - this.inFlight
       if (free <= 0) break
+      if (entry.at > now) continue
       const slots = Math.min(this.deps.perEndpointConcurrency - (this.inFlightBySink.get(key) ?? 0), free)
       // A saturated endpoint keeps its entry; one of its own completions wakes the worker. Others go on meanwhile.
       if (slots <= 0) continue
-      const rows = this.stmt.claim.all({ leaseUntil: now + this.leaseMs, claim, kind: entry.ref.kind, id: entry.ref.id, now, limit: slots }) as Claimed[]
-      for (const row of rows) this.launch(key, row)
+      const rows = this.stmt.claim.all(now + this.leaseMs, claim, entry.ref.kind, entry.ref.id, now, now, slots) as Claimed[]
+      for (const row of rows) out.push({ key, row })
+      free -= rows.length
+      // As many rows as slots: more may be due, and the sink stays due now. Fewer: the sink's backlog is drained;
+      // find its next retry, if any.
+      if (rows.length === slots) continue
       const next = this.stmt.nextForSink.get(entry.ref.kind, entry.ref.id) as { at: number } | undefined
       if (next === undefined) this.due.delete(key)
       else entry.at = next.at
     }
-    this.armTimer(now)
+    return out
   }
 
   private launch(key: string, row: Claimed): void {
-    this.inFlightBySink.set(key, (this.inFlightBySink.get(key) ?? 0) + 1)
-    this.inFlight += 1
+    this.take(key)
+    this.begin(key, row)
+  }
+
+  /** Runs one attempt in a slot already taken; frees the slot when it ends. */
+  private begin(key: string, row: Claimed): void {
     const done = this.run(row).finally(() => {
       this.settled.delete(done)
-      this.inFlight -= 1
-      const left = (this.inFlightBySink.get(key) ?? 1) - 1
-      if (left <= 0) this.inFlightBySink.delete(key)
-      else this.inFlightBySink.set(key, left)
-      this.schedulePump()
+      this.give(key)
+      this.afterSlotFreed()
     })
     this.settled.add(done)
   }
 
-  /** One timer, set to the earliest future retry; capped so clock jumps heal within a minute. */
-  private armTimer(now: number): void {
+  private take(key: string): void {
+    this.inFlightBySink.set(key, (this.inFlightBySink.get(key) ?? 0) + 1)
+    this.inFlight += 1
+  }
+
+  private give(key: string): void {
+    this.inFlight -= 1
+    const left = (this.inFlightBySink.get(key) ?? 1) - 1
+    if (left <= 0) this.inFlightBySink.delete(key)
+    else this.inFlightBySink.set(key, left)
+  }
+
+  /**
+   * A slot is free and a result is waiting: cycle now if some endpoint has rows to claim (its slots refill in the
+   * same commit), otherwise let results gather.
+   */
+  private afterSlotFreed(): void {
+    if (this.finals.length === 0 || this.finals.length >= FINALS_BATCH || this.rescan || !this.running) {
+      this.scheduleCycle()
+      return
+    }
+    const now = this.now()
+    for (const entry of this.due.values()) {
+      if (entry.at <= now) {
+        this.scheduleCycle()
+        return
+      }
+    }
+    if (!this.finalsTimer && !this.cycleQueued) {
+      this.finalsTimer = setTimeout(() => {
+        this.finalsTimer = undefined
+        this.scheduleCycle()
+      }, FINALS_DELAY_MS)
+    }
+  }
+
+  /** One timer, set to the earliest future retry (or `at`); capped so clock jumps heal within a minute. */
+  private armTimer(now: number, at?: number): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     if (!this.running) return
-    let earliest = Number.POSITIVE_INFINITY
+    let earliest = at ?? Number.POSITIVE_INFINITY
     for (const entry of this.due.values()) if (entry.at > now && entry.at < earliest) earliest = entry.at
     if (earliest === Number.POSITIVE_INFINITY) return
     this.timer = setTimeout(
       () => {
         this.timer = undefined
-        this.schedulePump()
+        this.scheduleCycle()
       },
       Math.min(Math.max(earliest - now, 1), 60_000),
     )
@@ -240,26 +387,30 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       this.finalise(row, { kind: 'failed', reason: target ? 'endpoint_disabled' : 'sink_not_found' }, undefined)
       return
     }
-    const stored = this.stmt.eventBody.get(row.event_id) as { body: string } | undefined
+    let stored = row.attempts === 0 ? this.deps.takeBody?.(row.event_id) : undefined
     if (!stored) {
-      this.finalise(row, { kind: 'failed', reason: 'event_not_found' }, undefined)
-      return
+      const found = this.stmt.eventBody.get(row.event_id) as { body: string } | undefined
+      if (!found) {
+        this.finalise(row, { kind: 'failed', reason: 'event_not_found' }, undefined)
+        return
+      }
+      stored = Buffer.from(found.body, 'utf8')
     }
-    const body = this.deps.renderBody ? await this.deps.renderBody(stored.body, target) : Buffer.from(stored.body, 'utf8')
+    const body = this.deps.renderBody ? await this.deps.renderBody(stored, target) : stored
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
       ...signDelivery(body, row.event_id, Math.floor(this.now() / 1000), target.secrets),
     }
-    const controller = new AbortController()
-    this.controllers.set(row.id, { controller, claim: row.claim })
+    const controller = new AttemptAbort()
+    this.controllers.set(row.id, controller)
     let outcome: AttemptOutcome
     try {
-      outcome = await this.deps.client.post(target.url, body, headers, controller.signal)
+      outcome = await this.deps.client.post(target.url, body, headers, controller)
     } finally {
       this.controllers.delete(row.id)
     }
-    if (controller.signal.aborted && !this.running) {
+    if (controller.aborted && !this.running) {
       // Shutdown: not the receiver's fault; give the claim back without counting an attempt.
       this.stmt.release.run(row.id, row.claim)
       return
@@ -272,68 +423,46 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
   }
 
   /**
-   * Records the result with the same claim it was made under (a lost lease changes nothing). Results of one tick
-   * commit together; a crash before that commit only means the attempt is made again (at-least-once).
+   * Queues the result for the next cycle's commit, written with the same claim it was made under (a lost lease
+   * changes nothing).
    */
   private finalise(row: Claimed, verdict: Verdict, outcome: AttemptOutcome | undefined, after?: () => void): void {
-    const now = this.now()
-    const iso = new Date(now).toISOString()
     const status = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
     const lastError =
       verdict.kind === 'failed' || verdict.kind === 'disable' ? verdict.reason : outcome?.error ? outcome.error : null
-    if (verdict.kind === 'retry') this.afterFinals.push(() => this.markDue({ kind: row.sink_kind, id: row.sink_id }, now + verdict.delayMs))
-    this.finals.push(() => {
-      this.stmt.finalise.run({
-        status,
-        next: verdict.kind === 'retry' ? now + verdict.delayMs : now,
-        lastStatus: outcome?.status ?? null,
-        lastError,
-        updatedAt: iso,
-        id: row.id,
-        claim: row.claim,
-      })
-      this.stmt.attempt.run(
-        row.id,
-        iso,
-        outcome?.status ?? null,
-        outcome?.error ? `${outcome.error}${outcome.errorMessage ? `: ${outcome.errorMessage}` : ''}` : outcome ? null : lastError,
-        Math.round(outcome?.durationMs ?? 0),
-      )
-    })
-    this.afterFinals.push(() => {
-      after?.()
-      if (this.listenerCount('settled') > 0) {
-        this.emit('settled', {
-          deliveryId: row.id,
-          eventId: row.event_id,
-          sink: `${row.sink_kind}:${row.sink_id}`,
-          status,
-          attempt: row.attempts + 1,
-          httpStatus: outcome?.status ?? null,
-          error: lastError,
-          disabled: verdict.kind === 'disable',
-          durationMs: outcome?.durationMs ?? 0,
-        })
-      }
-    })
-    if (!this.flushQueued) {
-      this.flushQueued = true
-      setImmediate(() => this.flushFinals())
-    }
+    this.finals.push({ row, verdict, outcome, status, lastError, at: this.now(), after })
   }
 
-  private flushFinals(): void {
-    this.flushQueued = false
-    if (this.finals.length === 0) return
-    const finals = this.finals
-    const after = this.afterFinals
-    this.finals = []
-    this.afterFinals = []
-    this.deps.db.tx(() => {
-      for (const f of finals) f()
-    })
-    for (const a of after) a()
-    this.schedulePump()
+  private writeFinal(f: Final): void {
+    const { row, verdict, outcome, at } = f
+    const iso = new Date(at).toISOString()
+    this.stmt.finalise.run(f.status, verdict.kind === 'retry' ? at + verdict.delayMs : at, outcome?.status ?? null, f.lastError, iso, row.id, row.claim)
+    this.stmt.attempt.run(
+      row.id,
+      iso,
+      outcome?.status ?? null,
+      outcome?.error ? `${outcome.error}${outcome.errorMessage ? `: ${outcome.errorMessage}` : ''}` : outcome ? null : f.lastError,
+      Math.round(outcome?.durationMs ?? 0),
+    )
+  }
+
+  private afterFinal(f: Final): void {
+    const { row, verdict, outcome } = f
+    if (verdict.kind === 'retry') this.markDue({ kind: row.sink_kind, id: row.sink_id }, f.at + verdict.delayMs)
+    f.after?.()
+    if (this.listenerCount('settled') > 0) {
+      this.emit('settled', {
+        deliveryId: row.id,
+        eventId: row.event_id,
+        sink: `${row.sink_kind}:${row.sink_id}`,
+        status: f.status,
+        attempt: row.attempts + 1,
+        httpStatus: outcome?.status ?? null,
+        error: f.lastError,
+        disabled: verdict.kind === 'disable',
+        durationMs: outcome?.durationMs ?? 0,
+      })
+    }
   }
 
   /** 410 Gone: disable the webhook and end every chain still pending for it. A tenant core is never disabled. */

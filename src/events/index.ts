@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import type { Agent } from 'undici'
 import type { Config } from '../config.js'
 import type { Database } from '../db/database.js'
 import { InboundMediaStore } from '../inbound/media-store.js'
@@ -28,6 +29,8 @@ export interface EventDeliveryDeps {
   sealer: Sealer
   /** the daemon secret (media links are signed with a key derived from it) */
   secretKey: string
+  /** SSRF-guarded: inbound media hosts come from messages anyone can send */
+  mediaAgent: Agent
   logger: Logger
   /** tests and benchmarks inject a clock or an HTTP client */
   now?: () => number
@@ -53,7 +56,8 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     logger: log,
     retentionDays: config.media.retentionDays,
     maxBytes: (type) => (type === 'document' ? config.limits.documentMaxBytes : config.limits.mediaMaxBytes),
-    fetch: (source, maxBytes) => downloadInboundMedia(source, { maxBytes, timeoutMs: config.limits.mediaFetchTimeoutMs }),
+    fetch: (source, maxBytes) =>
+      downloadInboundMedia(source, { maxBytes, timeoutMs: config.limits.mediaFetchTimeoutMs, agent: deps.mediaAgent, anyHost: config.waWsUrl !== undefined }),
     ...(deps.now ? { now: deps.now } : {}),
   })
   const worker = new DeliveryWorker({
@@ -64,6 +68,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     perEndpointConcurrency: config.webhooks.perEndpointConcurrency,
     leaseMs: config.webhooks.timeoutMs * 2 + 5_000,
     logger: log,
+    takeBody: (eventId) => outbox.takeBody(eventId),
     renderBody: (body, target) => renderBody(body, target, media, config.media.inlineMaxBytes),
     ...(deps.now ? { now: deps.now } : {}),
   })
@@ -83,12 +88,22 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
   const recording = new InboundRecording({ db, outbox, media, links, ...(deps.now ? { now: deps.now } : {}) })
 
   const unsubscribeAppended = outbox.onAppended((_events, sinks) => worker.wake(sinks))
+  outbox.setReserver(worker)
   const unpublish = publishLifecycleEvents(manager, outbox, log)
   // Attach on socket creation, not on `open`: the offline backlog can be flushed before `open` fires.
   const onSocket: Parameters<typeof manager.on<'socket'>>[1] = (instanceId, connection) =>
     attachInbound(connection, recording.forInstance(instanceId, (ids) => media.prefetch(ids)), log.child({ instanceId }))
   manager.on('socket', onSocket)
   let sweepTimer: NodeJS.Timeout | undefined
+  const sweep = () => {
+    try {
+      media.sweep()
+    } catch (err) {
+      log.warn({ err }, 'media sweep failed')
+    }
+  }
+  // A deleted instance's media rows went with it (ON DELETE CASCADE); the sweep removes their files.
+  manager.on('deleted', sweep)
 
   return {
     webhooks,
@@ -101,21 +116,16 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     start(): void {
       worker.start()
       media.resumePending()
-      const sweep = () => {
-        try {
-          media.sweep()
-        } catch (err) {
-          log.warn({ err }, 'media sweep failed')
-        }
-      }
       sweep()
       sweepTimer = setInterval(sweep, 3600_000)
       sweepTimer.unref()
     },
     async stop(): Promise<void> {
       manager.off('socket', onSocket)
+      manager.off('deleted', sweep)
       unpublish()
       unsubscribeAppended()
+      outbox.setReserver(undefined)
       if (sweepTimer) clearInterval(sweepTimer)
       await worker.stop()
       await client.close()
@@ -127,11 +137,15 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
  * A webhook with `include_media_base64` gets small inbound media inline (`data.media.base64`), downloading it first
  * when needed (bounded by the download timeout). Anything else is sent exactly as stored.
  */
-async function renderBody(stored: string, target: SinkTarget, media: InboundMediaStore, inlineMaxBytes: number): Promise<Buffer> {
-  if (!target.includeMediaBase64 || !stored.includes('"media":{"id":"med_')) return Buffer.from(stored, 'utf8')
-  const envelope = JSON.parse(stored) as { data: { media?: { id: string; size: number | null; base64?: string } } }
+function renderBody(stored: Buffer, target: SinkTarget, media: InboundMediaStore, inlineMaxBytes: number): Buffer | Promise<Buffer> {
+  if (!target.includeMediaBase64 || !stored.includes('"media":{"id":"med_')) return stored
+  return inlineMedia(stored, media, inlineMaxBytes)
+}
+
+async function inlineMedia(stored: Buffer, media: InboundMediaStore, inlineMaxBytes: number): Promise<Buffer> {
+  const envelope = JSON.parse(stored.toString('utf8')) as { data: { media?: { id: string; size: number | null; base64?: string } } }
   const m = envelope.data.media
-  if (!m || (m.size ?? 0) > inlineMaxBytes) return Buffer.from(stored, 'utf8')
+  if (!m || (m.size ?? 0) > inlineMaxBytes) return stored
   try {
     const row = await media.ensure(m.id)
     if (row.size <= inlineMaxBytes) {

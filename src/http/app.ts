@@ -15,6 +15,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js'
 import type { PairingLinks } from '../security/pairing-links.js'
 import { registerOpenApi } from './openapi.js'
 import { echoRequestId, requestId } from './request-id.js'
+import { installRequestLogging } from './request-log.js'
 import { installMetrics } from './routes/metrics.js'
 import { pairingRoutes } from './routes/pairing.js'
 import type { EventDelivery } from '../events/index.js'
@@ -39,10 +40,12 @@ export interface AppDeps {
 
 /** The HTTP face of the daemon. Routes translate between HTTP and the domain modules, nothing more. */
 export async function buildApp(deps: AppDeps) {
+  const logger = deps.logger.child({ module: 'http' })
   const app = Fastify({
-    loggerInstance: deps.logger.child({ module: 'http' }) as FastifyBaseLogger,
+    loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: deps.config.limits.bodyMaxBytes,
-    disableRequestLogging: false,
+    // One access line per request, written by installRequestLogging.
+    disableRequestLogging: true,
     // requestId() reads x-request-id itself, so a malformed one is replaced rather than trusted.
     requestIdHeader: false,
     genReqId: requestId,
@@ -50,6 +53,7 @@ export async function buildApp(deps: AppDeps) {
   }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
   echoRequestId(app)
+  installRequestLogging(app, logger)
   // Before every route: @fastify/swagger collects routes as they are added.
   await registerOpenApi(app, { publicUrl: deps.config.publicUrl })
   const auth = new Authenticator({
@@ -57,6 +61,8 @@ export async function buildApp(deps: AppDeps) {
     instances: deps.instances,
     limiter: new AuthFailureLimiter(deps.config.authFailures.max, deps.config.authFailures.windowMs),
   })
+  // Token rotation drops cached credentials in its route; a deletion may come from anywhere the manager is used.
+  deps.manager.on('deleted', (id) => auth.forgetInstance(id))
   installMetrics(app, { metrics: deps.metrics, auth, public: deps.config.metricsPublic })
   await app.register(pairingRoutes({ manager: deps.manager, auth, links: deps.pairingLinks }))
   await app.register(healthRoutes({ db: deps.db, manager: deps.manager }))

@@ -14,7 +14,9 @@ export function requestId(request: IncomingMessage): string {
 /** Echoes the request id on every answer, errors included, so a client can quote it when reporting a problem. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server/provider flavour
 export function echoRequestId(app: FastifyInstance<any, any, any, any, any>): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style: an async hook would cost a promise on every request.
+  app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id)
+    done()
   })
 }

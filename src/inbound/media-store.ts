@@ -93,7 +93,10 @@ export class InboundMediaStore {
     this.prefetch(rows.map((r) => r.id))
   }
 
-  /** Deletes files and rows whose retention ended; answers how many. */
+  /**
+   * Deletes files and rows whose retention ended, and files no row names any more (their instance was deleted and
+   * its rows went with it, or a crash interrupted a download); answers how many files went.
+   */
   sweep(): number {
     const iso = new Date(this.now()).toISOString()
     const expired = this.deps.db.all(this.deps.db.qb.selectFrom('media_files').select(['id', 'path']).where('expires_at', '<=', iso).limit(5000))
@@ -101,7 +104,20 @@ export class InboundMediaStore {
       fs.rmSync(row.path, { force: true })
       this.deps.db.run(this.deps.db.qb.deleteFrom('media_files').where('id', '=', row.id))
     }
-    return expired.length
+    return expired.length + this.removeOrphans()
+  }
+
+  private removeOrphans(): number {
+    let names: string[]
+    try {
+      names = fs.readdirSync(this.dir)
+    } catch {
+      return 0
+    }
+    const known = new Set(this.deps.db.all(this.deps.db.qb.selectFrom('media_files').select('id')).map((r) => r.id))
+    const orphans = names.filter((name) => !known.has(name.replace(/\.part$/, '')))
+    for (const name of orphans) fs.rmSync(path.join(this.dir, name), { force: true })
+    return orphans.length
   }
 
   async idle(): Promise<void> {

@@ -5,7 +5,7 @@ import type { InboundMessage } from '../whatsapp/inbound.js'
 import type { InboundRecorder, JournalEntry, StoredStanza } from '../whatsapp/inbound-listener.js'
 import type { MediaLinks } from './media-links.js'
 import type { InboundMediaStore } from './media-store.js'
-import { newId } from '../ids.js'
+import { timeOrderedId } from '../events/ids.js'
 
 export interface InboundRecordingDeps {
   db: Database
@@ -15,7 +15,21 @@ export interface InboundRecordingDeps {
   now?: () => number
 }
 
-const newMessageId = (): string => newId('msg')
+// Time-ordered (see events/ids.ts): the message rows of consecutive inbound messages share index pages.
+const newMessageId = (): string => timeOrderedId('msg')
+
+/** The values of one new message row, in the column order of the `insertMessage` statement. */
+interface NewMessageRow {
+  id: string
+  instanceId: string
+  direction: 'inbound' | 'outbound'
+  source: 'phone' | null
+  m: InboundMessage
+  pushName: string | null
+  media: string | null
+  status: 'received' | 'sent'
+  iso: string
+}
 
 /**
  * The durable side of inbound messages: for each upsert, in ONE synchronous transaction, the message row, its event
@@ -30,7 +44,17 @@ const newMessageId = (): string => newId('msg')
  */
 export class InboundRecording {
   private readonly now: () => number
-  private readonly stmt: { journal: Statement; unjournal: Statement; leftovers: Statement }
+  // Every inbound message runs these, inside Baileys' own handling of the stanza: statements compiled once (building
+  // and compiling the equivalent Kysely queries per message cost more than executing them).
+  private readonly stmt: {
+    journal: Statement
+    unjournal: Statement
+    leftovers: Statement
+    tenant: Statement
+    existing: Statement
+    insertMessage: Statement
+    updateMessage: Statement
+  }
 
   constructor(private readonly deps: InboundRecordingDeps) {
     this.now = deps.now ?? Date.now
@@ -41,6 +65,14 @@ export class InboundRecording {
       ),
       unjournal: sqlite.prepare(`DELETE FROM inbound_journal WHERE instance_id = ? AND wa_message_id = ?`),
       leftovers: sqlite.prepare(`SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE instance_id = ? ORDER BY created_at`),
+      tenant: sqlite.prepare(`SELECT tenant_id FROM instances WHERE id = ?`),
+      existing: sqlite.prepare(`SELECT id, type FROM messages WHERE instance_id = ? AND wa_message_id = ? AND direction = ?`),
+      insertMessage: sqlite.prepare(`
+        INSERT INTO messages (id, instance_id, direction, source, wa_message_id, phone, jid, lid, push_name, type, text, payload,
+          media, quoted_wa_id, status, error_code, error_message, attempts, send_started_at, wa_timestamp, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0, NULL, ?, ?, ?)`),
+      updateMessage: sqlite.prepare(`
+        UPDATE messages SET type = ?, text = ?, payload = ?, media = ?, quoted_wa_id = ?, push_name = ?, updated_at = ? WHERE id = ?`),
     }
   }
 
@@ -66,7 +98,7 @@ export class InboundRecording {
     const { db } = this.deps
     const mediaIds: string[] = []
     db.tx(() => {
-      const tenantId = db.first(db.qb.selectFrom('instances').select('tenant_id').where('id', '=', instanceId))?.tenant_id ?? null
+      const tenantId = (this.stmt.tenant.get(instanceId) as { tenant_id: string | null } | undefined)?.tenant_id ?? null
       for (const m of messages) {
         const mediaId = m.fromMe ? this.recordOwn(instanceId, tenantId, m) : this.recordInbound(instanceId, tenantId, m)
         if (mediaId) mediaIds.push(mediaId)
@@ -77,53 +109,18 @@ export class InboundRecording {
   }
 
   private recordInbound(instanceId: string, tenantId: string | null, m: InboundMessage): string | undefined {
-    const { db } = this.deps
-    const existing = db.first(
-      db.qb
-        .selectFrom('messages')
-        .select(['id', 'type'])
-        .where('instance_id', '=', instanceId)
-        .where('wa_message_id', '=', m.waMessageId)
-        .where('direction', '=', 'inbound'),
-    )
+    const existing = this.stmt.existing.get(instanceId, m.waMessageId, 'inbound') as { id: string; type: string } | undefined
     if (existing && (existing.type !== 'undecryptable' || m.type === 'undecryptable')) return undefined // a redelivery
     const recovered = existing?.type === 'undecryptable'
     const messageId = existing?.id ?? newMessageId()
     const iso = new Date(this.now()).toISOString()
     const mediaRow = m.media ? this.deps.media.register(instanceId, messageId, m.media) : undefined
     const mediaJson = mediaRow ? JSON.stringify({ id: mediaRow.id, mimetype: mediaRow.mimetype, size: m.media?.size ?? null, filename: mediaRow.filename, sha256: m.media?.sha256 ?? null, duration_seconds: m.media?.durationSeconds ?? null }) : null
-    const row = {
-      type: m.type,
-      text: m.text,
-      payload: JSON.stringify(extras(m)),
-      media: mediaJson,
-      quoted_wa_id: m.quotedWaId,
-      push_name: m.pushName,
-      updated_at: iso,
-    }
     if (existing) {
-      db.run(db.qb.updateTable('messages').set(row).where('id', '=', messageId))
+      // The resend of an undecryptable stub: the row gets the content.
+      this.stmt.updateMessage.run(m.type, m.text, JSON.stringify(extras(m)), mediaJson, m.quotedWaId, m.pushName, iso, messageId)
     } else {
-      db.run(
-        db.qb.insertInto('messages').values({
-          ...row,
-          id: messageId,
-          instance_id: instanceId,
-          direction: 'inbound',
-          source: null,
-          wa_message_id: m.waMessageId,
-          phone: m.phone ?? '',
-          jid: m.chatJid,
-          lid: m.lid,
-          status: 'received',
-          error_code: null,
-          error_message: null,
-          attempts: 0,
-          send_started_at: null,
-          wa_timestamp: m.timestamp,
-          created_at: iso,
-        }),
-      )
+      this.insertMessage({ id: messageId, instanceId, direction: 'inbound', source: null, m, pushName: m.pushName, media: mediaJson, status: 'received', iso })
     }
     const data = this.eventData(messageId, m, mediaRow)
     if (recovered) data.recovered = true
@@ -139,46 +136,14 @@ export class InboundRecording {
   }
 
   private recordOwn(instanceId: string, tenantId: string | null, m: InboundMessage): string | undefined {
-    const { db } = this.deps
     // Sent through the API: the sending side already owns the row and its message.outbound event.
-    const existing = db.first(
-      db.qb
-        .selectFrom('messages')
-        .select('id')
-        .where('instance_id', '=', instanceId)
-        .where('wa_message_id', '=', m.waMessageId)
-        .where('direction', '=', 'outbound'),
-    )
+    const existing = this.stmt.existing.get(instanceId, m.waMessageId, 'outbound') as { id: string } | undefined
     if (existing || m.type === 'undecryptable') return undefined
     const messageId = newMessageId()
     const iso = new Date(this.now()).toISOString()
     const mediaRow = m.media ? this.deps.media.register(instanceId, messageId, m.media) : undefined
-    db.run(
-      db.qb.insertInto('messages').values({
-        id: messageId,
-        instance_id: instanceId,
-        direction: 'outbound',
-        source: 'phone',
-        wa_message_id: m.waMessageId,
-        phone: m.phone ?? '',
-        jid: m.chatJid,
-        lid: m.lid,
-        push_name: null,
-        type: m.type,
-        text: m.text,
-        payload: JSON.stringify(extras(m)),
-        media: mediaRow ? JSON.stringify({ id: mediaRow.id, mimetype: mediaRow.mimetype, filename: mediaRow.filename }) : null,
-        quoted_wa_id: m.quotedWaId,
-        status: 'sent',
-        error_code: null,
-        error_message: null,
-        attempts: 0,
-        send_started_at: null,
-        wa_timestamp: m.timestamp,
-        created_at: iso,
-        updated_at: iso,
-      }),
-    )
+    const media = mediaRow ? JSON.stringify({ id: mediaRow.id, mimetype: mediaRow.mimetype, filename: mediaRow.filename }) : null
+    this.insertMessage({ id: messageId, instanceId, direction: 'outbound', source: 'phone', m, pushName: null, media, status: 'sent', iso })
     this.deps.outbox.append({
       type: 'message.outbound',
       instanceId,
@@ -187,6 +152,31 @@ export class InboundRecording {
       data: { ...this.eventData(messageId, m, mediaRow), source: 'phone', status: 'sent' },
     })
     return mediaRow?.id
+  }
+
+  /** The one message-row insert of both directions (a customer's message, or one typed on the phone). */
+  private insertMessage(r: NewMessageRow): void {
+    const { m } = r
+    this.stmt.insertMessage.run(
+      r.id,
+      r.instanceId,
+      r.direction,
+      r.source,
+      m.waMessageId,
+      m.phone ?? '',
+      m.chatJid,
+      m.lid,
+      r.pushName,
+      m.type,
+      m.text,
+      JSON.stringify(extras(m)),
+      r.media,
+      m.quotedWaId,
+      r.status,
+      m.timestamp,
+      r.iso,
+      r.iso,
+    )
   }
 
   private eventData(messageId: string, m: InboundMessage, mediaRow: { id: string; mimetype: string; filename: string | null } | undefined): Record<string, unknown> {

@@ -5,10 +5,12 @@ import { AppError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Sealer } from '../security/sealing.js'
 import { generateToken, hashToken } from '../security/tokens.js'
-import { SessionStore } from '../whatsapp/auth-store.js'
+import { SessionFilePool, SessionStore } from '../whatsapp/auth-store.js'
+import type { SentMessages } from '../whatsapp/sent-messages.js'
 import type { WaConnection } from '../whatsapp/connection.js'
 import type { Instance, InstanceRepository } from './repository.js'
 import type { InstanceStatus, QrIssued, StatusChange } from './status.js'
+import { ConnectGate } from './connect-gate.js'
 import { InstanceSupervisor } from './supervisor.js'
 import { newId } from '../ids.js'
 
@@ -27,6 +29,8 @@ export interface ManagerDeps {
   repo: InstanceRepository
   config: Pick<Config, 'sessionsDir' | 'sessions' | 'waWsUrl'>
   sealer: Sealer
+  /** What each instance's sockets sent, for recipients' retry receipts. */
+  sentMessages: SentMessages
   logger: Logger
   now?: () => Date
 }
@@ -37,11 +41,21 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   private readonly now: () => Date
   private restored = false
   private readonly restoreQueue: PQueue
+  /** Every socket of every instance is created through this bound (CONNECT_CONCURRENCY). */
+  readonly connectGate: ConnectGate
+  /** Session files open at once (SESSIONS_OPEN_FILES); idle instances hold none. */
+  readonly sessionFiles: SessionFilePool
 
   constructor(private readonly deps: ManagerDeps) {
     super()
     this.now = deps.now ?? (() => new Date())
-    this.restoreQueue = new PQueue({ concurrency: deps.config.sessions.restoreConcurrency })
+    const sessions = deps.config.sessions
+    this.restoreQueue = new PQueue({ concurrency: sessions.restoreConcurrency })
+    // Baileys bounds each handshake step by connectTimeoutMs (connection.ts passes max(20 s, keep-alive);
+    // Socket/socket.js:63, 291) but not the wait for <success> after ClientFinish, which the connection watchdog
+    // ends later (2 keep-alive intervals + 5 s). A slot is freed after the first bound plus a margin.
+    this.connectGate = new ConnectGate(sessions.connectConcurrency, Math.max(20_000, sessions.keepAliveIntervalMs) + 10_000)
+    this.sessionFiles = new SessionFilePool(sessions.openSessionFiles)
   }
 
   get isRestored(): boolean {
@@ -175,12 +189,17 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   }
 
   private supervise(instance: Instance): InstanceSupervisor {
-    const store = SessionStore.open(this.deps.config.sessionsDir, instance.id, this.deps.sealer, this.deps.config.sessions.storeSynchronous)
+    const store = SessionStore.open(this.deps.config.sessionsDir, instance.id, this.deps.sealer, {
+      synchronous: this.deps.config.sessions.storeSynchronous,
+      pool: this.sessionFiles,
+    })
     const supervisor = new InstanceSupervisor({
       instanceId: instance.id,
       initialStatus: instance.status,
       repo: this.deps.repo,
       store,
+      sentMessages: this.deps.sentMessages.forInstance(instance.id),
+      connectGate: this.connectGate,
       logger: this.deps.logger,
       sessions: this.deps.config.sessions,
       wsUrl: this.deps.config.waWsUrl,

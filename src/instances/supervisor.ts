@@ -2,9 +2,11 @@ import { EventEmitter } from 'node:events'
 import type { Logger } from '../logger.js'
 import type { Config } from '../config.js'
 import type { SessionStore } from '../whatsapp/auth-store.js'
+import type { SentMessageLog } from '../whatsapp/sent-messages.js'
 import { WaConnection, type OwnIdentity } from '../whatsapp/connection.js'
 import type { CloseInfo } from '../whatsapp/close-reason.js'
 import { reconnectDelay } from './backoff.js'
+import type { ConnectGate } from './connect-gate.js'
 import type { InstancePatch, InstanceRepository } from './repository.js'
 import type { InstanceStatus, QrIssued, StatusChange } from './status.js'
 
@@ -13,6 +15,9 @@ export interface SupervisorDeps {
   initialStatus: InstanceStatus
   repo: InstanceRepository
   store: SessionStore
+  sentMessages: SentMessageLog
+  /** Shared by every instance: each socket holds a slot from creation until open, its first QR, or close. */
+  connectGate: ConnectGate
   logger: Logger
   sessions: Config['sessions']
   wsUrl: string | undefined
@@ -57,6 +62,8 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   /** Set between pair-success (515 while pairing) and the first `open` with the new credentials. */
   private justPaired = false
   private reconnectTimer: NodeJS.Timeout | undefined
+  /** Set while this instance waits for a connect slot: withdraws it from the gate's queue. */
+  private cancelConnectRequest: (() => void) | undefined
   private stopped = false
   private readonly now: () => Date
   private readonly log: Logger
@@ -89,15 +96,24 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     return this.deps.store.isOpen && this.deps.store.readCreds()?.account !== undefined
   }
 
-  /** Opens a socket: with credentials it logs in (`connecting`), without them it starts a QR cycle (`pending_qr`). */
+  /**
+   * Opens a socket — once the connect gate has a slot for it: with credentials it logs in (`connecting`), without
+   * them it starts a QR cycle (`pending_qr`).
+   */
   start(reason: string, code?: number): void {
-    if (this.stopped || this.connection) return
+    if (this.stopped || this.connection || this.cancelConnectRequest) return
     this.clearReconnect()
     this.qrAttempt = 0
     this.qrState = undefined
     const paired = this.isPaired
     this.setStatus(paired ? 'connecting' : 'pending_qr', reason, code)
-    this.openSocket()
+    let waiting = true
+    const cancel = this.deps.connectGate.request((release) => {
+      waiting = false
+      this.cancelConnectRequest = undefined
+      this.openSocket(release)
+    })
+    if (waiting) this.cancelConnectRequest = cancel
   }
 
   /** Bounces the connection without unpairing; with no credentials that is a fresh QR cycle. */
@@ -163,15 +179,29 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     })
   }
 
-  private openSocket(): void {
-    const connection = new WaConnection({
-      store: this.deps.store,
-      logger: this.log,
-      wsUrl: this.deps.wsUrl,
-      qrTimeoutMs: this.deps.sessions.qrTimeoutMs,
-      keepAliveIntervalMs: this.deps.sessions.keepAliveIntervalMs,
-      syncFullHistory: this.deps.sessions.syncFullHistory,
-    })
+  private openSocket(releaseSlot: () => void): void {
+    let connection: WaConnection
+    try {
+      connection = new WaConnection({
+        store: this.deps.store,
+        sentMessages: this.deps.sentMessages,
+        logger: this.log,
+        wsUrl: this.deps.wsUrl,
+        qrTimeoutMs: this.deps.sessions.qrTimeoutMs,
+        keepAliveIntervalMs: this.deps.sessions.keepAliveIntervalMs,
+        syncFullHistory: this.deps.sessions.syncFullHistory,
+      })
+    } catch (err) {
+      // The session file could not be read (another secret key, a damaged file, no file descriptors left). This may
+      // run from the gate long after start() returned, so there is no caller to throw to: say so in the status.
+      releaseSlot()
+      this.log.error({ err }, 'could not create the socket: session store unreadable')
+      return this.setStatus('disconnected', 'session_store_error')
+    }
+    // Released first, before the handlers below may start the next socket of this instance.
+    connection.once('open', releaseSlot)
+    connection.once('qr', releaseSlot)
+    connection.once('close', releaseSlot)
     this.connection = connection
     this.emit('socket', connection)
     connection.on('qr', (qr) => this.onQr(qr))
@@ -279,6 +309,8 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private closeSocket(reason: string): void {
+    this.cancelConnectRequest?.()
+    this.cancelConnectRequest = undefined
     const connection = this.connection
     this.connection = undefined
     this.qrState = undefined

@@ -8,6 +8,8 @@ export interface FetchMediaOptions {
   timeoutMs: number
   /** Must be a guarded agent (src/net/guarded-agent.ts): the URL is user input. */
   agent: Agent
+  /** Extra request headers. */
+  headers?: Record<string, string>
 }
 
 export interface FetchedMedia {
@@ -30,7 +32,7 @@ export async function fetchMediaUrl(url: string, opts: FetchMediaOptions): Promi
       method: 'GET',
       dispatcher: opts.agent,
       signal: controller.signal,
-      headers: { accept: '*/*', 'user-agent': 'wagw-media-fetch' },
+      headers: { accept: '*/*', 'user-agent': 'wagw-media-fetch', ...opts.headers },
     })
     const { statusCode, headers } = response
     if (statusCode >= 300 && statusCode < 400) {

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto'
+import type { Statement } from 'better-sqlite3'
+import type { Selectable } from 'kysely'
 import type { Database } from '../db/database.js'
+import type { Schema } from '../db/schema.js'
 import { AppError } from '../errors.js'
 
 export type Claim =
@@ -15,11 +18,27 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/
  * key, so the client can retry it. Rows older than the TTL are dead and swept.
  */
 export class IdempotencyStore {
+  // Every keyed send runs claim and complete (release when it fails): statements prepared once, not compiled by
+  // Kysely per request.
+  private readonly stmt: { expire: Statement; claim: Statement; read: Statement; complete: Statement; release: Statement }
+
   constructor(
     private readonly db: Database,
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const sql = db.sqlite
+    this.stmt = {
+      expire: sql.prepare('DELETE FROM idempotency_keys WHERE instance_id = ? AND key = ? AND created_at <= ?'),
+      claim: sql.prepare(
+        `INSERT INTO idempotency_keys (instance_id, key, fingerprint, state, response_status, response_body, created_at)
+         VALUES (?, ?, ?, 'in_progress', NULL, NULL, ?) ON CONFLICT DO NOTHING`,
+      ),
+      read: sql.prepare('SELECT * FROM idempotency_keys WHERE instance_id = ? AND key = ?'),
+      complete: sql.prepare(`UPDATE idempotency_keys SET state = 'done', response_status = ?, response_body = ? WHERE instance_id = ? AND key = ?`),
+      release: sql.prepare(`DELETE FROM idempotency_keys WHERE instance_id = ? AND key = ? AND state = 'in_progress'`),
+    }
+  }
 
   static assertValidKey(key: string): void {
     if (!KEY_PATTERN.test(key)) throw new AppError('IDEMPOTENCY_KEY_INVALID')
@@ -29,16 +48,9 @@ export class IdempotencyStore {
   claim(instanceId: string, key: string, fingerprint: string): Claim {
     const now = this.now()
     return this.db.tx(() => {
-      const q = this.db.qb
-      this.db.run(q.deleteFrom('idempotency_keys').where('instance_id', '=', instanceId).where('key', '=', key).where('created_at', '<=', now - this.ttlMs))
-      const inserted = this.db.run(
-        q
-          .insertInto('idempotency_keys')
-          .values({ instance_id: instanceId, key, fingerprint, state: 'in_progress', response_status: null, response_body: null, created_at: now })
-          .onConflict((oc) => oc.doNothing()),
-      )
-      if (inserted === 1) return { kind: 'claimed' } as const
-      const row = this.db.first(q.selectFrom('idempotency_keys').selectAll().where('instance_id', '=', instanceId).where('key', '=', key))
+      this.stmt.expire.run(instanceId, key, now - this.ttlMs)
+      if (this.stmt.claim.run(instanceId, key, fingerprint, now).changes === 1) return { kind: 'claimed' } as const
+      const row = this.stmt.read.get(instanceId, key) as Selectable<Schema['idempotency_keys']> | undefined
       if (!row) throw new AppError('INTERNAL')
       if (row.fingerprint !== fingerprint) throw new AppError('IDEMPOTENCY_KEY_REUSED')
       if (row.state !== 'done' || row.response_status === null || row.response_body === null) throw new AppError('IDEMPOTENCY_KEY_IN_USE')
@@ -48,20 +60,12 @@ export class IdempotencyStore {
 
   /** Stores the answer; call inside the transaction that queues the message. */
   complete(instanceId: string, key: string, status: number, body: string): void {
-    this.db.run(
-      this.db.qb
-        .updateTable('idempotency_keys')
-        .set({ state: 'done', response_status: status, response_body: body })
-        .where('instance_id', '=', instanceId)
-        .where('key', '=', key),
-    )
+    this.stmt.complete.run(status, body, instanceId, key)
   }
 
   /** The request failed before anything was queued: the key is free again. */
   release(instanceId: string, key: string): void {
-    this.db.run(
-      this.db.qb.deleteFrom('idempotency_keys').where('instance_id', '=', instanceId).where('key', '=', key).where('state', '=', 'in_progress'),
-    )
+    this.stmt.release.run(instanceId, key)
   }
 
   /** Drops answers past the TTL. At boot also claims left by a crashed process: no request of theirs is in flight. */

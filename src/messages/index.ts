@@ -12,7 +12,7 @@ import { MessageRepository } from './repository.js'
 import { OutboundDispatcher } from './sender.js'
 import { MessageService } from './service.js'
 import { StatusTracker } from './status-tracker.js'
-import type { MediaMessageType } from './types.js'
+import type { MediaMessageType, StoredMedia } from './types.js'
 
 export { MessageService } from './service.js'
 export { OutboundDispatcher } from './sender.js'
@@ -26,24 +26,39 @@ export interface MessagingDeps {
   logger: Logger
   instanceStatus(instanceId: string): InstanceStatus
   prepareMedia(kind: MediaMessageType, input: MediaInput): Promise<PreparedMedia>
-  newWaMessageId(ownPhone: string | undefined): string
 }
 
 /** Builds the sending capability; the composition root attaches sockets to `dispatcher` and routes to `service`. */
 export function createMessaging(deps: MessagingDeps) {
   const { db, config } = deps
   const repo = new MessageRepository(db)
-  const tenantOf = (id: string) => deps.instances.get(id)?.tenant_id ?? null
+  // Read for every event (each send, each status change). An instance's tenant is set at creation and never
+  // changes, so a remembered answer stays exact; the map is only bounded.
+  const tenants = new Map<string, string | null>()
+  const tenantOf = (id: string): string | null => {
+    const known = tenants.get(id)
+    if (known !== undefined) return known
+    const row = deps.instances.get(id)
+    if (!row) return null
+    if (tenants.size >= 10_000) tenants.clear()
+    tenants.set(id, row.tenant_id)
+    return row.tenant_id
+  }
   const tracker = new StatusTracker({ db, repo, outbox: deps.outbox, tenantOf })
   const recipients = new RecipientResolver(db)
   const media = new OutboundMediaStore(config.dataDir)
-  const infoCache = new Map<string, { info: { tenantId: string | null; phone: string | undefined }; until: number }>()
+  const senderLog = deps.logger.child({ module: 'sender' })
+  // A message that left `queued` (sent, or finally failed) is never sent again: its media file has done its job.
+  tracker.on('change', ({ row, from }) => {
+    if (from !== 'queued' || !row.media) return
+    media.remove(JSON.parse(row.media) as StoredMedia).catch((err: unknown) => senderLog.warn({ err, messageId: row.id }, 'removing a sent media file failed'))
+  })
   const dispatcher = new OutboundDispatcher({
     repo,
     tracker,
     recipients,
     media,
-    logger: deps.logger.child({ module: 'sender' }),
+    logger: senderLog,
     pacingMs: (id) => deps.instances.get(id)?.pacing_ms ?? config.sending.pacingMs,
     ratePauseMs: config.sending.ratePauseMs,
   })
@@ -57,20 +72,8 @@ export function createMessaging(deps: MessagingDeps) {
     media,
     outbox: deps.outbox,
     instanceStatus: deps.instanceStatus,
-    instanceInfo: (id) => {
-      // Read on every send; the tenant never changes and the phone only at pairing, so a few seconds' cache is exact
-      // enough (the phone only seeds the id generator) and saves a query per request.
-      const now = Date.now()
-      const hit = infoCache.get(id)
-      if (hit && hit.until > now) return hit.info
-      const row = deps.instances.get(id)
-      const info = { tenantId: row?.tenant_id ?? null, phone: row?.phone ?? undefined }
-      if (infoCache.size > 10_000) infoCache.clear()
-      infoCache.set(id, { info, until: now + 5_000 })
-      return info
-    },
+    tenantOf,
     prepareMedia: deps.prepareMedia,
-    newWaMessageId: deps.newWaMessageId,
     waitSentTimeoutMs: config.sending.waitSentTimeoutMs,
   })
   return { repo, tracker, dispatcher, service }

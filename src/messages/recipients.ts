@@ -45,7 +45,11 @@ export class RecipientResolver {
   /** Cache first, then WhatsApp. `unknown` when the lookup failed or timed out (the sender retries at send time). */
   async resolve(instanceId: string, phone: string, messenger: Messenger): Promise<Resolution> {
     const hit = this.cached(instanceId, phone)
-    if (hit.kind !== 'unknown') return hit
+    return hit.kind !== 'unknown' ? hit : this.lookUp(instanceId, phone, messenger)
+  }
+
+  /** Asks WhatsApp (no cache read) and remembers the answer. */
+  async lookUp(instanceId: string, phone: string, messenger: Messenger): Promise<Resolution> {
     let jid: string | null
     try {
       jid = await withTimeout(messenger.lookup(phoneCandidates(phone)), LOOKUP_TIMEOUT_MS)

@@ -5,15 +5,16 @@ import type { InstanceStatus } from '../instances/status.js'
 import type { MediaInput, PreparedMedia } from '../media/index.js'
 import { IdempotencyStore, requestFingerprint } from './idempotency.js'
 import type { OutboundMediaStore } from './media-store.js'
-import type { RecipientResolver } from './recipients.js'
+import type { RecipientResolver, Resolution } from './recipients.js'
 import type { Message, MessageRepository } from './repository.js'
 import type { OutboundDispatcher } from './sender.js'
 import type { StatusTracker } from './status-tracker.js'
 import { TickBatcher } from './tick-batcher.js'
 import { MEDIA_MESSAGE_TYPES, type MediaMessageType, type MessageRef, type OutboundPayload, type SendCommand, type StoredMedia } from './types.js'
 import { parseSendRequest } from './validate.js'
-import { messageEventData, messageView, type MessageView } from './views.js'
+import { eventDataOf, messageView, type MessageView } from './views.js'
 import { newId } from '../ids.js'
+import { newWaMessageId } from './wa-message-id.js'
 
 export interface MessageServiceDeps {
   db: Database
@@ -25,10 +26,9 @@ export interface MessageServiceDeps {
   media: OutboundMediaStore
   outbox: Outbox
   instanceStatus(instanceId: string): InstanceStatus
-  /** The instance's tenant and own phone, read once per request. */
-  instanceInfo(instanceId: string): { tenantId: string | null; phone: string | undefined }
+  /** The instance's tenant, for the event envelope. */
+  tenantOf(instanceId: string): string | null
   prepareMedia(kind: MediaMessageType, input: MediaInput): Promise<PreparedMedia>
-  newWaMessageId(ownPhone: string | undefined): string
   waitSentTimeoutMs: number
   now?: () => Date
 }
@@ -76,9 +76,13 @@ export class MessageService {
     this.batcher = new TickBatcher(deps.db)
   }
 
-  /** Boot: claims a crashed process left behind are void; then expired answers are swept every hour. */
+  /**
+   * Boot: claims a crashed process left behind are void, and so are media files of messages no longer queued;
+   * then expired answers are swept every hour.
+   */
   start(): void {
     this.deps.idempotency.sweep({ includeInProgress: true })
+    this.deps.media.sweep((id) => this.deps.repo.get(id)?.status === 'queued')
     this.sweepTimer = setInterval(() => this.deps.idempotency.sweep(), 3600_000)
     this.sweepTimer.unref()
   }
@@ -103,9 +107,10 @@ export class MessageService {
     try {
       const id = newId('msg')
       const payload = this.payloadOf(instanceId, cmd)
-      const jid = await this.resolveRecipient(instanceId, cmd.phone, instanceStatus)
+      const found = this.deps.recipients.cached(instanceId, cmd.phone)
+      const jid = jidOf(found.kind === 'unknown' ? await this.lookUp(instanceId, cmd.phone, instanceStatus) : found)
       if ('media' in cmd) stored = await this.deps.media.write(id, await this.deps.prepareMedia(cmd.type as MediaMessageType, cmd.media))
-      const row = await this.commit(instanceId, {
+      const answer = await this.commit(instanceId, {
         id,
         cmd,
         payload,
@@ -114,8 +119,7 @@ export class MessageService {
         key,
       })
       this.deps.dispatcher.notify(instanceId)
-      const final = req.waitSent ? await this.waitSent(row.id) : row
-      return { status: 200, body: answerOf(final), replayed: false }
+      return { status: 200, body: req.waitSent ? answerOf(messageView(await this.waitSent(id))) : answer, replayed: false }
     } catch (err) {
       if (key !== undefined) this.deps.idempotency.release(instanceId, key)
       await this.deps.media.remove(stored).catch(() => undefined)
@@ -177,14 +181,10 @@ export class MessageService {
     return payload
   }
 
-  private async resolveRecipient(instanceId: string, phone: string, status: InstanceStatus): Promise<string | null> {
-    const messenger = this.deps.dispatcher.messenger(instanceId)
-    const found =
-      status === 'connected' && messenger
-        ? await this.deps.recipients.resolve(instanceId, phone, messenger)
-        : this.deps.recipients.cached(instanceId, phone)
-    if (found.kind === 'not_on_whatsapp') throw new AppError('PHONE_NOT_ON_WHATSAPP', undefined, { field: 'phone' })
-    return found.kind === 'jid' ? found.jid : null
+  /** Not in the cache: ask WhatsApp now while connected; otherwise the sender asks at send time. */
+  private async lookUp(instanceId: string, phone: string, status: InstanceStatus): Promise<Resolution> {
+    const messenger = status === 'connected' ? this.deps.dispatcher.messenger(instanceId) : undefined
+    return messenger ? this.deps.recipients.lookUp(instanceId, phone, messenger) : { kind: 'unknown' }
   }
 
   /**
@@ -194,11 +194,11 @@ export class MessageService {
   private commit(
     instanceId: string,
     m: { id: string; cmd: SendCommand; payload: OutboundPayload; jid: string | null; media: StoredMedia | null; key: string | undefined },
-  ): Promise<Message> {
+  ): Promise<SendAnswer> {
     const { repo } = this.deps
     const at = (this.deps.now?.() ?? new Date()).toISOString()
-    const instance = this.deps.instanceInfo(instanceId)
-    const waMessageId = this.deps.newWaMessageId(instance.phone)
+    const tenantId = this.deps.tenantOf(instanceId)
+    const waMessageId = newWaMessageId()
     const text = m.cmd.type === 'text' ? m.cmd.text : (m.payload.caption ?? null)
     return this.batcher.run(() => {
       const row = repo.insertOutbound({
@@ -214,17 +214,13 @@ export class MessageService {
         quotedWaId: m.payload.quoted?.waMessageId ?? null,
         at,
       })
+      const view = messageView(row)
       // No dedupe key: the WhatsApp id was generated a moment ago and the row's UNIQUE constraint, in this same
       // transaction, already makes a second event for it impossible (and the dedupe lookup would cost a query).
-      this.deps.outbox.append({
-        type: 'message.outbound',
-        instanceId,
-        tenantId: instance.tenantId,
-        data: { ...messageEventData(row), source: 'api' },
-        occurredAt: at,
-      })
-      if (m.key !== undefined) this.deps.idempotency.complete(instanceId, m.key, 200, JSON.stringify(answerOf(row)))
-      return row
+      this.deps.outbox.append({ type: 'message.outbound', instanceId, tenantId, data: eventDataOf(view), occurredAt: at })
+      const answer = answerOf(view)
+      if (m.key !== undefined) this.deps.idempotency.complete(instanceId, m.key, 200, JSON.stringify(answer))
+      return answer
     })
   }
 
@@ -246,9 +242,13 @@ export class MessageService {
   }
 }
 
-function answerOf(row: Message): SendAnswer {
-  const view = messageView(row)
+function answerOf(view: MessageView): SendAnswer {
   return { message_id: view.message_id, status: view.status, wa_message_id: view.wa_message_id, data: view, meta: null, errors: null }
+}
+
+function jidOf(found: Resolution): string | null {
+  if (found.kind === 'not_on_whatsapp') throw new AppError('PHONE_NOT_ON_WHATSAPP', undefined, { field: 'phone' })
+  return found.kind === 'jid' ? found.jid : null
 }
 
 function refOf(row: Message): MessageRef {

@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import BetterSqlite3, { type Database as SqliteDatabase } from 'better-sqlite3'
+import BetterSqlite3, { type Database as SqliteDatabase, type Statement } from 'better-sqlite3'
 import {
   BufferJSON,
   initAuthCreds,
@@ -13,6 +13,69 @@ import {
 import type { Sealer } from '../security/sealing.js'
 
 /**
+ * The open SQLite connections of every session store, least recently used first. A connection costs 0.2–0.3 MiB of
+ * native memory (SQLite's lookaside and page cache, the 32 KiB WAL index mapping; measured in issue #7), about as
+ * much as the idle Baileys socket itself, and an idle session never touches its store. So a store opens its file on
+ * demand and, beyond `max` open ones, the least recently used is closed; it reopens on its next access.
+ *
+ * Measured on this machine (issue #7): reopening a closed file costs ≈ 0.35 ms (open, WAL index, statements); the
+ * first write after a reopen starts a new WAL, whose header SQLite fsyncs (sqlite3.c walWriteFrames, "Sync the
+ * header"), ≈ 0.6 ms; closing a file that was written checkpoints its WAL into the file with two fsyncs and removes
+ * it, ≈ 0.9 ms. On a busy disk those fsyncs take 5–20 ms together, against ≈ 0.1 ms for a write on an open file, and
+ * they block the event loop. `max` should therefore cover the instances that exchange messages at the same time;
+ * memory grows by 0.2–0.3 MiB per unit of it.
+ * Freed connection memory stays in the allocator for the next one, so the process's footprint follows the peak
+ * number of open files, i.e. this bound, not the number of sessions.
+ */
+export class SessionFilePool {
+  /** Insertion order is recency: touching a store moves it to the end. */
+  private readonly open = new Set<SessionStore>()
+
+  constructor(readonly max: number) {
+    if (!(max >= 1)) throw new Error('SessionFilePool: max must be at least 1')
+  }
+
+  /** Open connections now. */
+  get size(): number {
+    return this.open.size
+  }
+
+  /** `store` is being used: it becomes the most recent; the least recent ones beyond `max` are closed. */
+  touch(store: SessionStore): void {
+    this.open.delete(store)
+    this.open.add(store)
+    while (this.open.size > this.max) {
+      const oldest = this.open.values().next().value as SessionStore
+      this.open.delete(oldest)
+      // Synchronous code only ever runs between two store calls, so no statement or transaction of `oldest` is open.
+      oldest.closeFile()
+    }
+  }
+
+  forget(store: SessionStore): void {
+    this.open.delete(store)
+  }
+}
+
+/** The SQLite connection of one session file and its statements, prepared once per connection. */
+interface SessionFile {
+  db: SqliteDatabase
+  selectCreds: Statement
+  upsertCreds: Statement
+  selectKey: Statement
+  upsertKey: Statement
+  deleteKey: Statement
+  setMany: (data: SignalDataSet) => void
+  wipe: () => void
+}
+
+export interface SessionStoreOptions {
+  synchronous?: 'NORMAL' | 'FULL'
+  /** Shared bound on open files; without one the store keeps its file open until `close()`. */
+  pool?: SessionFilePool
+}
+
+/**
  * Baileys' auth state (creds + Signal keys) for one instance, in its own SQLite file under sessions/, every value
  * sealed with AES-GCM and bound to its (type, id) so rows cannot be swapped. Deleting an instance deletes one file.
  *
@@ -20,27 +83,30 @@ import type { Sealer } from '../security/sealing.js'
  * `kill -9` at any point leaves either the old or the new state, never a torn one. WAL with synchronous=NORMAL is
  * durable against a process crash (a commit is in the OS once `write` returns); FULL would add an fsync to every
  * Signal ratchet step of every message, which only power loss needs — set SESSIONS_SYNCHRONOUS=FULL for that.
+ * The file is opened on first use and may be closed by the shared SessionFilePool between two calls (closing
+ * checkpoints the WAL, which is as crash-safe as any checkpoint); every reopen sets the same pragmas.
  */
 export class SessionStore {
-  private readonly db: SqliteDatabase
+  private conn: SessionFile | undefined
+  private closed = false
+  /** The schema exists once this store created or checked it; a reopen skips the DDL. */
+  private schemaReady = false
+  private readonly synchronous: 'NORMAL' | 'FULL'
+  private readonly pool: SessionFilePool | undefined
 
   private constructor(
     readonly file: string,
     private readonly sealer: Sealer,
-    synchronous: 'NORMAL' | 'FULL' = 'NORMAL',
+    options: SessionStoreOptions,
   ) {
-    this.db = new BetterSqlite3(file)
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma(`synchronous = ${synchronous}`)
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS creds (id INTEGER PRIMARY KEY CHECK (id = 1), value BLOB NOT NULL);
-      CREATE TABLE IF NOT EXISTS keys (type TEXT NOT NULL, id TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (type, id)) WITHOUT ROWID;
-    `)
+    this.synchronous = options.synchronous ?? 'NORMAL'
+    this.pool = options.pool
   }
 
-  static open(sessionsDir: string, instanceId: string, sealer: Sealer, synchronous: 'NORMAL' | 'FULL' = 'NORMAL'): SessionStore {
+  /** Nothing is opened or created until the store is first used. */
+  static open(sessionsDir: string, instanceId: string, sealer: Sealer, options: SessionStoreOptions = {}): SessionStore {
     fs.mkdirSync(sessionsDir, { recursive: true })
-    return new SessionStore(SessionStore.fileFor(sessionsDir, instanceId), sealer, synchronous)
+    return new SessionStore(SessionStore.fileFor(sessionsDir, instanceId), sealer, options)
   }
 
   static fileFor(sessionsDir: string, instanceId: string): string {
@@ -54,38 +120,26 @@ export class SessionStore {
   }
 
   readCreds(): AuthenticationCreds | undefined {
-    const row = this.db.prepare('SELECT value FROM creds WHERE id = 1').get() as { value: Buffer } | undefined
+    const row = this.handle().selectCreds.get() as { value: Buffer } | undefined
     return row ? (this.decode(row.value, 'creds') as AuthenticationCreds) : undefined
   }
 
   writeCreds(creds: AuthenticationCreds): void {
-    this.db.prepare('INSERT INTO creds (id, value) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value').run(
-      this.encode(creds, 'creds'),
-    )
+    this.handle().upsertCreds.run(this.encode(creds, 'creds'))
   }
 
   /** The state object Baileys' socket takes; creds are loaded now and saved by the caller on `creds.update`. */
   authState(): AuthenticationState {
     const creds = this.readCreds() ?? initAuthCreds()
-    const select = this.db.prepare('SELECT id, value FROM keys WHERE type = ? AND id = ?')
-    const upsert = this.db.prepare('INSERT INTO keys (type, id, value) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET value = excluded.value')
-    const remove = this.db.prepare('DELETE FROM keys WHERE type = ? AND id = ?')
-    const setMany = this.db.transaction((data: SignalDataSet) => {
-      for (const [type, values] of Object.entries(data)) {
-        for (const [id, value] of Object.entries(values ?? {})) {
-          if (value === null || value === undefined) remove.run(type, id)
-          else upsert.run(type, id, this.encode(value, `${type}:${id}`))
-        }
-      }
-    })
     return {
       creds,
       keys: {
         get: <T extends keyof SignalDataTypeMap>(type: T, ids: string[]) => {
           const out: { [id: string]: SignalDataTypeMap[T] } = {}
-          if (!this.db.open) return out
+          if (this.closed) return out
+          const { selectKey } = this.handle()
           for (const id of ids) {
-            const row = select.get(type, id) as { value: Buffer } | undefined
+            const row = selectKey.get(type, id) as { value: Buffer } | undefined
             if (!row) continue
             let value = this.decode(row.value, `${type}:${id}`)
             // Baileys expects a protobuf object here, as its own stores do (Utils/use-multi-file-auth-state.js).
@@ -95,9 +149,9 @@ export class SessionStore {
           return out
         },
         // A socket that is being torn down may still flush keys after its instance was stopped or deleted.
-        set: (data: SignalDataSet) => (this.db.open ? setMany(data) : undefined),
+        set: (data: SignalDataSet) => (this.closed ? undefined : this.handle().setMany(data)),
         clear: () => {
-          this.db.exec('DELETE FROM keys')
+          if (!this.closed) this.handle().db.exec('DELETE FROM keys')
         },
       },
     }
@@ -105,17 +159,80 @@ export class SessionStore {
 
   /** Forgets the account: creds and every key, in one transaction. The next socket starts a fresh QR cycle. */
   wipe(): void {
-    this.db.transaction(() => {
-      this.db.exec('DELETE FROM creds; DELETE FROM keys;')
-    })()
+    this.handle().wipe()
   }
 
+  /** False once `close()` was called (the instance stopped or was deleted); an idle store whose file the pool closed is still open. */
   get isOpen(): boolean {
-    return this.db.open
+    return !this.closed
+  }
+
+  /** Whether the SQLite file is open right now (the pool may have closed it). */
+  get isFileOpen(): boolean {
+    return this.conn !== undefined
   }
 
   close(): void {
-    if (this.db.open) this.db.close()
+    this.closed = true
+    this.pool?.forget(this)
+    this.closeFile()
+  }
+
+  /** Closes the SQLite connection only; the next access reopens it. Called by the pool. */
+  closeFile(): void {
+    const conn = this.conn
+    this.conn = undefined
+    if (conn?.db.open) conn.db.close()
+  }
+
+  private handle(): SessionFile {
+    if (this.closed) throw new Error(`session store ${this.file} is closed`)
+    const conn = this.conn ?? (this.conn = this.openFile())
+    this.pool?.touch(this)
+    return conn
+  }
+
+  private openFile(): SessionFile {
+    const db = new BetterSqlite3(this.file)
+    try {
+      db.pragma('journal_mode = WAL')
+      db.pragma(`synchronous = ${this.synchronous}`)
+      // SQLite's default page cache is up to 16 MB per connection and ends up holding the whole file (≈ 50 pages with
+      // 812 pre-keys): ≈ 310 KiB per connection, 185 KiB with 64 KiB, and key reads and writes measured no slower
+      // (Baileys keeps its own cache of keys in front, makeCacheableSignalKeyStore).
+      db.pragma('cache_size = -64')
+      if (!this.schemaReady) {
+        db.exec(`
+          CREATE TABLE IF NOT EXISTS creds (id INTEGER PRIMARY KEY CHECK (id = 1), value BLOB NOT NULL);
+          CREATE TABLE IF NOT EXISTS keys (type TEXT NOT NULL, id TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (type, id)) WITHOUT ROWID;
+        `)
+        this.schemaReady = true
+      }
+      const upsertKey = db.prepare('INSERT INTO keys (type, id, value) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET value = excluded.value')
+      const deleteKey = db.prepare('DELETE FROM keys WHERE type = ? AND id = ?')
+      return {
+        db,
+        selectCreds: db.prepare('SELECT value FROM creds WHERE id = 1'),
+        upsertCreds: db.prepare('INSERT INTO creds (id, value) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET value = excluded.value'),
+        selectKey: db.prepare('SELECT value FROM keys WHERE type = ? AND id = ?'),
+        upsertKey,
+        deleteKey,
+        setMany: db.transaction((data: SignalDataSet) => {
+          for (const [type, values] of Object.entries(data)) {
+            for (const [id, value] of Object.entries(values ?? {})) {
+              if (value === null || value === undefined) deleteKey.run(type, id)
+              else upsertKey.run(type, id, this.encode(value, `${type}:${id}`))
+            }
+          }
+        }),
+        wipe: db.transaction(() => {
+          db.exec('DELETE FROM creds; DELETE FROM keys;')
+        }),
+      }
+    } catch (err) {
+      db.close()
+      throw err
+    }
   }
 
   private encode(value: unknown, boundTo: string): Buffer {

@@ -3,16 +3,22 @@ import makeWASocket, {
   Browsers,
   jidDecode,
   makeCacheableSignalKeyStore,
+  type AnyMessageContent,
   type AuthenticationCreds,
+  type MiscMessageGenerationOptions,
   type WASocket,
 } from '@whiskeysockets/baileys'
 import type { Logger } from '../logger.js'
 import { classifyClose, type CloseInfo } from './close-reason.js'
 import type { SessionStore } from './auth-store.js'
 import { BoundedCache } from './bounded-cache.js'
+import { serialiseSignalTransactions } from './one-signal-transaction.js'
+import type { SentMessageLog } from './sent-messages.js'
 
 export interface ConnectionOptions {
   store: SessionStore
+  /** What this instance sent, kept to answer recipients' retry receipts. */
+  sentMessages: SentMessageLog
   logger: Logger
   /** The WhatsApp Web socket; undefined means WhatsApp's own. */
   wsUrl?: string
@@ -66,8 +72,14 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
       msgRetryCounterCache: new BoundedCache(1_000),
       userDevicesCache: new BoundedCache(2_000),
       mediaCache: new BoundedCache(200),
-      enableRecentMessageCache: false,
+      // Baileys' retry manager (its default): bounded LRUs of recent messages and retry counts. Without it a message
+      // that fails to decrypt holds the instance's whole inbound queue for 2 s before the retry receipt goes
+      // (Socket/messages-recv.js:442-460 awaits requestPlaceholderResend's delay, :56-69, inside the message mutex).
+      // Its cache lives 5 minutes in memory; the sent-message log answers retries after that and after a restart.
+      enableRecentMessageCache: true,
+      getMessage: async (key) => (key.id ? opts.sentMessages.recall(key.id) : undefined),
     })
+    serialiseSignalTransactions(this.socket)
     this.socket.ev.on('creds.update', () => {
       // Baileys has already merged the update into the creds object (Socket/socket.js:855).
       if (!opts.store.isOpen) return
@@ -105,6 +117,12 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
       lid: me?.lid ? jidDecode(me.lid)?.user : undefined,
       pushName: me?.name && me.name !== '~' ? me.name : undefined,
     }
+  }
+
+  /** Sends, and remembers what was sent so a recipient's retry receipt can be answered with the same message. */
+  async sendMessage(jid: string, content: AnyMessageContent, options: MiscMessageGenerationOptions): Promise<void> {
+    const sent = await this.socket.sendMessage(jid, content, options)
+    if (sent) this.opts.sentMessages.remember(sent)
   }
 
   async requestPairingCode(phone: string): Promise<string> {

@@ -25,7 +25,7 @@ export class BaileysMessenger implements Messenger {
   async send(message: OutboundMessage, jid: string, bytes: Buffer | undefined): Promise<void> {
     if (this.closed) throw new SocketClosedError()
     try {
-      await send(this.connection.socket, jid, message, bytes)
+      await send(this.connection, jid, message, bytes)
     } catch (err) {
       // Baileys throws Boom 428 "Connection Closed" when the socket is gone (Socket/socket.js sendRawMessage).
       if (this.closed || (err as { output?: { statusCode?: number } }).output?.statusCode === 428) throw new SocketClosedError(err)

@@ -1,10 +1,6 @@
-import { generateMessageIDV2, jidNormalizedUser, type AnyMessageContent, type WAMessage, type WASocket } from '@whiskeysockets/baileys'
+import { jidNormalizedUser, type AnyMessageContent, type WAMessage } from '@whiskeysockets/baileys'
 import type { MessageRef, OutboundMessage } from '../messages/types.js'
-
-/** A WhatsApp message id for the account `ownPhone`, generated before the row is stored (Utils/generics.js). */
-export function newWaMessageId(ownPhone: string | undefined): string {
-  return generateMessageIDV2(ownPhone ? `${ownPhone}@s.whatsapp.net` : undefined)
-}
+import type { WaConnection } from './connection.js'
 
 /** A queued row (+ its media bytes) → Baileys message content. */
 export function buildContent(message: OutboundMessage, jid: string, bytes: Buffer | undefined): AnyMessageContent {
@@ -94,8 +90,8 @@ export function vcard(name: string, phone: string): string {
  * (Socket/messages-send.js:1086 `...options` overrides it), which is what makes a resend after a crash the same
  * message.
  */
-export async function send(socket: WASocket, jid: string, message: OutboundMessage, bytes: Buffer | undefined): Promise<void> {
+export async function send(connection: WaConnection, jid: string, message: OutboundMessage, bytes: Buffer | undefined): Promise<void> {
   const content = buildContent(message, jid, bytes)
   const quoted = message.payload.quoted ? quotedMessage(message.payload.quoted, jidNormalizedUser(jid)) : undefined
-  await socket.sendMessage(jid, content, { messageId: message.waMessageId, ...(quoted ? { quoted } : {}) })
+  await connection.sendMessage(jid, content, { messageId: message.waMessageId, ...(quoted ? { quoted } : {}) })
 }

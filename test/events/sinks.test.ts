@@ -1,6 +1,6 @@
 import fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startHarness, type Harness, type PairedInstance } from '../helpers/harness.js'
+import { adminHeaders, startHarness, type Harness, type PairedInstance } from '../helpers/harness.js'
 import { TestReceiver, verifyPlixaSignature, verifyStandardWebhook } from '../helpers/receiver.js'
 
 const ENV_CORE_SECRET = 'env-core-secret-0123456789'
@@ -86,6 +86,18 @@ describe('sinks: env core, tenant core, journal replay, media retention, live st
     expect(fs.existsSync(row.path)).toBe(false)
     const u = new URL(media.url)
     expect((await h.daemon.app.inject({ method: 'GET', url: `${u.pathname}${u.search}` })).statusCode).toBe(404)
+  })
+
+  it('deleting an instance deletes its media files', async () => {
+    const doomed = await h.pairNewInstance()
+    const c = h.sim.createCustomer({ phone: '5544998765414', pushName: 'Fia' })
+    const { id } = await c.sendMedia(doomed.phone.phone, { type: 'document', data: Buffer.from('%PDF-1.4 doomed'), mimetype: 'application/pdf', fileName: 'd.pdf' })
+    const req = await envCore.waitFor((r) => r.json?.data?.wa_message_id === id)
+    const row = await h.daemon.events.media.ensure(req.json.data.media.id)
+    expect(fs.existsSync(row.path)).toBe(true)
+    expect((await h.request('DELETE', `/api/v1/instances/${doomed.id}`, undefined, adminHeaders)).status).toBe(200)
+    expect(fs.existsSync(row.path)).toBe(false)
+    expect(fs.existsSync(h.daemon.events.media.dir)).toBe(true)
   })
 
   it('the live stream (SSE) is authenticated and scoped', async () => {

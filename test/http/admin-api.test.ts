@@ -92,6 +92,27 @@ describe('admin API: auth, errors and instance management', () => {
     expect((await h.request('GET', `/api/v1/instances/${id}`)).status).toBe(404)
   })
 
+  it('a rotated or deleted instance token stops working at once, although verified credentials are cached', async () => {
+    const created = await h.request('POST', '/api/v1/instances', { tenant_id: 'tenant-cache' })
+    const { id, token } = created.body.data
+    let client = 0
+    // Each from its own address, so the failures below never reach the limiter's threshold.
+    const status = async (user: string, secret: string) =>
+      (await h.daemon.app.inject({ method: 'GET', url: '/api/v1/messages?limit=1', headers: basicAuth(user, secret), remoteAddress: `10.7.0.${++client}` })).statusCode
+    for (const user of [id, 'tenant-cache']) {
+      expect(await status(user, token)).toBe(200)
+      expect(await status(user, token)).toBe(200) // now from the cache
+      expect(await status(user, `${token}x`)).toBe(401)
+    }
+    const rotated = (await h.request('POST', `/api/v1/instances/${id}/token`)).body.data.token as string
+    for (const user of [id, 'tenant-cache']) {
+      expect(await status(user, token)).toBe(401)
+      expect(await status(user, rotated)).toBe(200)
+    }
+    await h.request('DELETE', `/api/v1/instances/${id}`)
+    for (const user of [id, 'tenant-cache']) expect(await status(user, rotated)).toBe(401)
+  })
+
   it('deleting a paired instance logs it out and removes its session file', async () => {
     const { id, phone } = await h.pairNewInstance()
     const fs = await import('node:fs')

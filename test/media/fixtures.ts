@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import sharp from 'sharp'
-import { defaultFfmpegBinary } from '../../src/media/ffmpeg.js'
+import { bundledFfmpegBinary } from '../../src/media/ffmpeg.js'
 
 const run = promisify(execFile)
 
@@ -43,7 +43,8 @@ export type Fixtures = Record<AudioFixture | VideoFixture | ImageFixture, Buffer
 async function ffmpegMany(inputs: string[], outputs: Record<string, readonly string[]>, dir: string) {
   const args = ['-hide_banner', '-nostdin', '-y', ...inputs]
   for (const [name, opts] of Object.entries(outputs)) args.push(...opts, join(dir, name))
-  await run(defaultFfmpegBinary(), args)
+  // The bundled build has every encoder the fixtures need (AMR-NB among them); distributions' builds often lack some.
+  await run(bundledFfmpegBinary(), args)
   const entries = await Promise.all(Object.keys(outputs).map(async (name) => [name, await readFile(join(dir, name))] as const))
   return Object.fromEntries(entries)
 }

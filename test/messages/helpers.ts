@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { basicAuth, uniquePhone, type Harness, type PairedInstance } from '../helpers/harness.js'
 import type { Customer } from '../wasim/index.js'
 
@@ -48,4 +49,64 @@ export async function sendFixture(h: Harness, opts: { customerPhone?: string } =
 /** The text of a decrypted message, whichever form the sender used. */
 export function textOf(message: { conversation?: string | null; extendedTextMessage?: { text?: string | null } | null }): string | undefined {
   return message.conversation ?? message.extendedTextMessage?.text ?? undefined
+}
+
+/** Polls `probe` until it yields a value: for effects no event announces (a file removed). Bounded in time. */
+export async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+export interface WsGate {
+  /** The simulator's WebSocket URL, through the gate: give it to the daemon as WA_WS_URL. */
+  url: string
+  /** Cuts every connection through the gate and refuses new ones: the daemon's instances stay `connecting`. */
+  shut(): void
+  open(): void
+  stop(): Promise<void>
+}
+
+/**
+ * A TCP relay between the daemon and the simulator that a test can shut and reopen, to hold an instance in
+ * `connecting` for as long as it needs (the daemon keeps reconnecting and failing) without touching the simulator.
+ */
+export async function wsGate(target: string): Promise<WsGate> {
+  const upstream = new URL(target)
+  const sockets = new Set<net.Socket>()
+  let refusing = false
+  const track = (socket: net.Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+  }
+  const server = net.createServer((client) => {
+    if (refusing) return void client.destroy()
+    const sim = net.connect(Number(upstream.port), upstream.hostname)
+    track(client)
+    track(sim)
+    client.pipe(sim).pipe(client)
+    client.on('close', () => sim.destroy())
+    sim.on('close', () => client.destroy())
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = new URL(target)
+  url.port = String((server.address() as net.AddressInfo).port)
+  const shut = () => {
+    refusing = true
+    for (const socket of sockets) socket.destroy()
+  }
+  return {
+    url: url.toString(),
+    shut,
+    open: () => void (refusing = false),
+    stop: async () => {
+      shut()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
 }

@@ -1,11 +1,13 @@
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { openDatabase } from '../../src/db/database.js'
 import { migrations } from '../../src/db/migrations/index.js'
 import { canonicalJson, requestFingerprint } from '../../src/messages/idempotency.js'
 import { phoneCandidates } from '../../src/messages/phone.js'
 import { canTransition } from '../../src/messages/status.js'
+import { MessageRepository } from '../../src/messages/repository.js'
 import { TickBatcher } from '../../src/messages/tick-batcher.js'
+import { newWaMessageId } from '../../src/messages/wa-message-id.js'
 import type { MessageStatus } from '../../src/messages/types.js'
 import { parseSendRequest } from '../../src/messages/validate.js'
 import { toReport } from '../../src/whatsapp/status-feed.js'
@@ -84,5 +86,58 @@ describe('TickBatcher', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled'])
     expect((db.sqlite.prepare('SELECT k FROM t ORDER BY k').all() as { k: string }[]).map((r) => r.k)).toEqual(['a', 'b', 'c'])
     db.close()
+  })
+
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('groups the writes of several event-loop turns when a commit happened less than minIntervalMs ago', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'performance'] })
+    const db = openDatabase({ file: ':memory:', migrations })
+    db.sqlite.exec('CREATE TABLE t (k TEXT PRIMARY KEY)')
+    const batcher = new TickBatcher(db, 10)
+    // Each write notes how many writes had been submitted when it ran: a batch runs after all of its members.
+    let submitted = 0
+    const insert = (k: string) => {
+      submitted++
+      return batcher.run(() => (db.sqlite.prepare('INSERT INTO t (k) VALUES (?)').run(k), submitted))
+    }
+    // Nothing committed recently: a lone write commits at the end of its turn.
+    const first = insert('a')
+    await vi.advanceTimersToNextTimerAsync()
+    expect(await first).toBe(1)
+    // Within 10 ms of that commit, three writes in three turns 3 ms apart wait for one commit together.
+    const later: Promise<number>[] = []
+    for (const k of ['b', 'c', 'd']) {
+      later.push(insert(k))
+      await vi.advanceTimersByTimeAsync(3)
+    }
+    await vi.advanceTimersByTimeAsync(10)
+    expect(await Promise.all(later)).toEqual([4, 4, 4])
+    db.close()
+  })
+})
+
+describe('outbound rows', () => {
+  it('insertOutbound answers exactly the row the table holds', () => {
+    const db = openDatabase({ file: ':memory:', migrations })
+    db.sqlite.exec(`INSERT INTO instances (id, token_hash, status, created_at, updated_at) VALUES ('inst_1', 'h', 'connected', 'now', 'now')`)
+    const repo = new MessageRepository(db)
+    const common = { instanceId: 'inst_1', phone: '5544998760001', type: 'image', payload: { caption: 'c' }, at: new Date().toISOString() }
+    const media = { path: '/x', mimetype: 'image/png', size: 3, sha256: 'AAA', filename: null, duration_seconds: null, width: 1, height: 1, jpeg_thumbnail: null, waveform: null, ptt: false }
+    for (const m of [
+      { ...common, id: 'msg_1', waMessageId: newWaMessageId(), jid: null, text: null, media: null, quotedWaId: null },
+      { ...common, id: 'msg_2', waMessageId: newWaMessageId(), jid: '5544998760001@s.whatsapp.net', text: 'c', media, quotedWaId: '3EB0AB' },
+    ]) {
+      expect(repo.insertOutbound(m)).toEqual(repo.get(m.id))
+    }
+    db.close()
+  })
+
+  it('WhatsApp ids look like WhatsApp Web’s and do not repeat', () => {
+    const ids = Array.from({ length: 2000 }, () => newWaMessageId())
+    for (const id of ids) expect(id).toMatch(/^3EB0[0-9A-F]{18}$/)
+    expect(new Set(ids).size).toBe(ids.length)
   })
 })

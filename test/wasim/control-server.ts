@@ -34,7 +34,7 @@ class HttpError extends Error {
 
 const FAULTS = new Set([
   'freeze', 'unfreeze', 'streamError', 'streamEnd', 'failureNextLogin', 'dropAcks', 'ackError', 'delayReceipts',
-  'dropReceipts', 'duplicateNextDelivery', 'corruptNextFrom', 'failUploads', 'expireQr'
+  'dropReceipts', 'duplicateNextDelivery', 'corruptNextFrom', 'corruptNextTo', 'failUploads', 'expireQr'
 ])
 
 const routes: Array<[method: string, pattern: RegExp, handler: Handler]> = [

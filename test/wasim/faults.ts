@@ -21,6 +21,7 @@ export class Faults {
   private readonly ackErrors = new Map<string, { code: number; remaining: number }>()
   private readonly duplicates = new Map<string, number>()
   private readonly corrupt = new Map<string, number>()
+  private readonly corruptTo = new Map<string, number>()
   private receiptDrops = 0
   private uploadFailures = 0
   /** Extra delay for every receipt the server forwards, on top of the `receiptDelayMs` option. */
@@ -85,6 +86,14 @@ export class Faults {
     this.corrupt.set(phone.replace(/\D/g, ''), n)
   }
 
+  /**
+   * The next message stanza delivered to this virtual user (customer or phone) arrives with corrupted ciphertext:
+   * the user cannot decrypt it and asks the sender for a retry, as a real phone does.
+   */
+  corruptNextTo(phone: string, n = 1): void {
+    this.corruptTo.set(phone.replace(/\D/g, ''), n)
+  }
+
   /** The next `n` media uploads are answered with HTTP 500. */
   failUploads(n = 1): void {
     this.uploadFailures += n
@@ -119,6 +128,10 @@ export class Faults {
 
   takeCorruption(phone: string): boolean {
     return take(this.corrupt, phone)
+  }
+
+  takeCorruptionTo(phone: string): boolean {
+    return take(this.corruptTo, phone)
   }
 
   takeReceiptDrop(): boolean {

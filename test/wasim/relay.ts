@@ -20,9 +20,10 @@ export class Relay {
   /** Ids of message stanzas each device sent, in order (for exactly-once assertions). */
   private readonly sentIds = new Map<Device, string[]>()
   /**
-   * Message stanzas handed to a real client that it has not answered yet (no receipt, no nack). Like the real
-   * server, the simulator keeps them: when the connection ends they go back to the front of the offline queue and
-   * are delivered again (offline="1") at the next login — a client that crashed before its receipt loses nothing.
+   * Message stanzas (and retry receipts) handed to a real client that it has not answered yet (no receipt, no ack).
+   * Like the real server, the simulator keeps them: when the connection ends they go back to the front of the offline
+   * queue and are delivered again (offline="1") at the next login — a client that crashed before its receipt loses
+   * nothing, and a retry request whose resend died with the socket is asked again.
    * Kept per connection, so a connection the server ended itself (kick: stream:error, 440 …) gives its stanzas back
    * too, even when the device already logged in again on a newer connection.
    */
@@ -75,7 +76,8 @@ export class Relay {
   deliver(device: Device, node: BinaryNode): void {
     const actor = this.ctx.actorOf(device)
     if (actor) {
-      actor.receive(node).catch(() => undefined)
+      const corrupt = node.tag === 'message' && this.ctx.faults.takeCorruptionTo(device.account.phone)
+      actor.receive(corrupt ? withBrokenMac(node) : node).catch(() => undefined)
       return
     }
     const connection = this.ctx.connectionOf(device)
@@ -84,9 +86,10 @@ export class Relay {
       return
     }
     connection.send(node)
-    if (node.tag === 'message' && node.attrs.id) {
+    const key = node.tag === 'message' ? node.attrs.id : node.tag === 'receipt' && node.attrs.type === 'retry' && node.attrs.id ? retryKey(node.attrs.id) : undefined
+    if (key) {
       const pending = this.unanswered.get(connection) ?? new Map<string, BinaryNode>()
-      pending.set(node.attrs.id, node)
+      pending.set(key, node)
       this.unanswered.set(connection, pending)
     }
     if (this.ctx.faults.takeDuplicate(deviceKey(device))) connection.send(node)
@@ -170,6 +173,11 @@ export class Relay {
   }
 }
 
+/** Retry receipts are tracked beside message ids under their own key: they carry the id of the message they ask for. */
+export function retryKey(messageId: string): string {
+  return `retry:${messageId}`
+}
+
 export function deviceKey(device: Device): string {
   return `${device.account.phone}:${device.id}`
 }
@@ -235,6 +243,18 @@ function forwardedReceipt(reader: Account, receipt: BinaryNode, type: string | u
   if (type) attrs.type = type
   const list = getBinaryNodeChild(receipt, 'list')
   return { tag: 'receipt', attrs, content: list ? [list] : undefined }
+}
+
+/** A copy of a message stanza whose ciphertexts fail their MAC check (the last 8 bytes are the MAC). */
+function withBrokenMac(node: BinaryNode): BinaryNode {
+  if (!Array.isArray(node.content)) return node
+  const content = node.content.map((child) => {
+    if (child.tag !== 'enc' || !(child.content instanceof Uint8Array)) return child
+    const bytes = Buffer.from(child.content)
+    bytes.subarray(-8).forEach((b, i, tail) => (tail[i] = b ^ 0xff))
+    return { ...child, content: bytes }
+  })
+  return { ...node, content }
 }
 
 /** Retry receipts name the asking device in `from` (messages-recv.js:1196-1199 uses it as participant). */

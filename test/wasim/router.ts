@@ -6,7 +6,7 @@ import type { BinaryNode } from '@whiskeysockets/baileys'
 import type { Connection } from './connection.js'
 import type { SimContext } from './context.js'
 import { answerIq, type IqHooks } from './iq-handlers.js'
-import type { Relay } from './relay.js'
+import { retryKey, type Relay } from './relay.js'
 
 export interface RouterHost {
   ctx: SimContext
@@ -34,7 +34,10 @@ export function routeNode(host: RouterHost, connection: Connection, node: Binary
       return
     case 'ack':
       // Clients ack every message/receipt/notification; a nack carries `error` (messages-recv.js:1370-1389).
-      if (device && node.attrs.class === 'message' && node.attrs.id) host.relay.settle(device, [node.attrs.id])
+      if (device && node.attrs.id) {
+        if (node.attrs.class === 'message') host.relay.settle(device, [node.attrs.id])
+        if (node.attrs.class === 'receipt' && node.attrs.type === 'retry') host.relay.settle(device, [retryKey(node.attrs.id)])
+      }
       host.ctx.emit('ack', {
         from: device ? device.account.pnDeviceJid(device.id) : '',
         id: node.attrs.id ?? '',

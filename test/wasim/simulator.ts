@@ -92,6 +92,8 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
   private readonly qrRefs: number
   private readonly kickCloseMs: number
   private readonly connections = new Set<Connection>()
+  private handshaking = 0
+  private peakHandshaking = 0
   private readonly online = new Map<Device, Connection>()
   private readonly registrations = new Map<Connection, Registration>()
   private readonly actors = new Map<Device, VirtualActor>()
@@ -201,6 +203,14 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
   /** PN device JIDs of companions with a live, logged-in connection. */
   connectedDevices(): string[] {
     return [...this.online.entries()].filter(([, c]) => c.isOpen).map(([d]) => d.account.pnDeviceJid(d.id))
+  }
+
+  /**
+   * WebSockets accepted that have neither finished the Noise handshake nor closed: now, and the most at once since
+   * the simulator started (a client's connect rate as the server sees it).
+   */
+  get handshakes(): { inProgress: number; peak: number } {
+    return { inProgress: this.handshaking, peak: this.peakHandshaking }
   }
 
   /** Ids of the message stanzas the device sent, in order (including resends). */
@@ -350,6 +360,14 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
 
   private accept(connection: Connection): void {
     this.connections.add(connection)
+    this.peakHandshaking = Math.max(this.peakHandshaking, ++this.handshaking)
+    let handshaking = true
+    const handshakeOver = () => {
+      if (handshaking) this.handshaking--
+      handshaking = false
+    }
+    connection.once('handshake', handshakeOver)
+    connection.once('close', handshakeOver)
     connection.on('handshake', finish => this.onHandshake(connection, finish))
     connection.on('node', node => {
       try {

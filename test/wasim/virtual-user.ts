@@ -50,6 +50,8 @@ export class VirtualUser implements VirtualActor {
   autoReceipt: AutoReceipt = 'delivered'
   private readonly events = new EventEmitter()
   private readonly sentContent = new Map<string, { conversation: string; content: proto.IMessage }>()
+  /** Retry receipts sent per message id (a real client gives up after 5, Defaults/index.js maxMsgRetryCount). */
+  private readonly retriesAsked = new Map<string, number>()
 
   constructor(
     protected readonly host: VirtualUserHost,
@@ -134,6 +136,7 @@ export class VirtualUser implements VirtualActor {
         decoded = await this.endpoint.decrypt(signalAddress(sender), enc.attrs.type as EncType, enc.content)
       } catch {
         this.decryptFailures++
+        this.askForRetry(node, sender)
         continue
       }
       const entry: ReceivedMessage = {
@@ -148,6 +151,37 @@ export class VirtualUser implements VirtualActor {
       this.events.emit('message', entry)
       this.onReceived(entry, sender, node)
     }
+  }
+
+  /** Asks the sender of a message this user received to send it again (a retry receipt, as for a lost copy). */
+  requestResend(messageId: string): void {
+    const entry = this.received.find((m) => m.id === messageId)
+    const sender = entry && this.host.registry.device(entry.from)
+    if (!sender) throw new Error(`${this.phone}: no received message ${messageId}`)
+    this.askForRetry({ tag: 'message', attrs: { id: messageId, from: entry.from } }, sender)
+  }
+
+  /**
+   * What a phone does with a message it cannot decrypt: a retry receipt to the sending device, carrying the attempt
+   * count and this device's registration id (the shape Baileys sends itself, Socket/messages-recv.js:463-514). The
+   * sender then fetches a fresh bundle and sends the message again under the same id (messages-recv.js:1040-1150),
+   * which it can only do if it still has the message (its `getMessage`).
+   */
+  private askForRetry(node: BinaryNode, sender: Device): void {
+    const id = node.attrs.id ?? ''
+    const count = (this.retriesAsked.get(id) ?? 0) + 1
+    if (sender.account === this.account || count > MAX_RETRIES) return
+    this.retriesAsked.set(id, count)
+    const registration = Buffer.alloc(4)
+    registration.writeUInt32BE(this.endpoint.creds.registrationId)
+    this.host.relay.onReceipt(this.device, {
+      tag: 'receipt',
+      attrs: { id, type: 'retry', to: node.attrs.from ?? '', t: unixNow() },
+      content: [
+        { tag: 'retry', attrs: { count: `${count}`, id, t: node.attrs.t ?? unixNow(), v: '1', error: '0' } },
+        { tag: 'registration', attrs: {}, content: registration },
+      ],
+    })
   }
 
   /** Hook for subclasses; customers send their automatic receipts here. */
@@ -229,6 +263,8 @@ export class VirtualUser implements VirtualActor {
     })
   }
 }
+
+const MAX_RETRIES = 5
 
 /** Virtual endpoints address every peer by its LID device JID, as rc14 clients do (Signal/libsignal.js:329-344). */
 export function signalAddress(device: Device): string {

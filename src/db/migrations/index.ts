@@ -2,5 +2,6 @@ import type { Migration } from '../migrate.js'
 import { m001Core } from './001-core.js'
 import { m002Messages } from './002-messages.js'
 import { m003Events } from './003-events.js'
+import { m004SentContent } from './004-sent-content.js'
 
-export const migrations: readonly Migration[] = [m001Core, m002Messages, m003Events]
+export const migrations: readonly Migration[] = [m001Core, m002Messages, m003Events, m004SentContent]

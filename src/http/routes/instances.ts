@@ -162,6 +162,10 @@ export const instanceRoutes =
     app.post(
       '/api/v1/instances/:id/token',
       { schema: { tags: ['instances'], summary: 'Rotate the instance token (shown once)', params: IdParams, response: { 200: envelopeOf(Type.Object({ id: Type.String(), token: Type.String() })), ...errors } } },
-      async (request) => ok({ id: request.params.id, token: manager.rotateToken(request.params.id) }),
+      async (request) => {
+        const token = manager.rotateToken(request.params.id)
+        auth.forgetInstance(request.params.id)
+        return ok({ id: request.params.id, token })
+      },
     )
   }

@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { AppError } from '../../errors.js'
 import { MESSAGE_TYPES } from '../../messages/types.js'
 import type { MessageService } from '../../messages/service.js'
@@ -200,7 +200,7 @@ function instanceOf(principal: Principal | undefined): string {
 }
 
 /** 415 before the body is read: only JSON is parsed for sends (Fastify would also parse text/plain). */
-async function requireJson(request: FastifyRequest): Promise<void> {
+function requireJson(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction): void {
   const type = (request.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? ''
-  if (type !== 'application/json') throw new AppError('UNSUPPORTED_MEDIA_TYPE')
+  done(type === 'application/json' ? undefined : new AppError('UNSUPPORTED_MEDIA_TYPE'))
 }

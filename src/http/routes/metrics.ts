@@ -18,10 +18,12 @@ export interface MetricsRoutesDeps {
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server/provider flavour
 export function installMetrics(app: FastifyInstance<any, any, any, any, any>, deps: MetricsRoutesDeps): void {
-  app.addHook('onResponse', async (request, reply) => {
+  // Callback style: an async hook would cost a promise on every request.
+  app.addHook('onResponse', (request, reply, done) => {
     // The route template, never the raw URL: ids in paths would explode the label set.
     const route = request.routeOptions.url ?? 'unmatched'
     deps.metrics.httpRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000)
+    done()
   })
   app.get(
     '/metrics',

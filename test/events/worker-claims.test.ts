@@ -1,0 +1,169 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { openDatabase, type Database } from '../../src/db/database.js'
+import { migrations } from '../../src/db/migrations/index.js'
+import type { AttemptAbort, DeliveryPoster } from '../../src/events/delivery-client.js'
+import { DeliveryWorker, type DeliverySettled } from '../../src/events/delivery-worker.js'
+import { timeOrderedId } from '../../src/events/ids.js'
+import { Outbox } from '../../src/events/outbox.js'
+import type { AttemptOutcome } from '../../src/events/retry-policy.js'
+import type { SinkDirectory, SinkRef, SinkTarget } from '../../src/events/sinks.js'
+import { silentLogger } from '../../src/logger.js'
+
+const HOOK: SinkRef = { kind: 'webhook', id: 'wh_test' }
+const TARGET: SinkTarget = { url: 'http://127.0.0.1:9/hook', secrets: ['whsec_dGVzdA=='], enabled: true, includeMediaBase64: false }
+
+/** A poster that records every POST and answers each one when the test says so. */
+class HeldPoster implements DeliveryPoster {
+  readonly posts: Array<{ body: Buffer; headers: Record<string, string>; answer: (o: AttemptOutcome) => void }> = []
+  private readonly waiters = new Set<() => void>()
+
+  post(_url: string, body: Buffer, headers: Record<string, string>, abort?: AttemptAbort): Promise<AttemptOutcome> {
+    return new Promise((resolve) => {
+      this.posts.push({ body, headers, answer: resolve })
+      abort?.on('abort', () => resolve({ error: 'aborted', durationMs: 0 }))
+      for (const w of [...this.waiters]) w()
+    })
+  }
+
+  async close(): Promise<void> {}
+
+  /** Resolves once `n` POSTs were made (no timers: woken by each post). */
+  waitForPosts(n: number): Promise<void> {
+    if (this.posts.length >= n) return Promise.resolve()
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.posts.length < n) return
+        this.waiters.delete(check)
+        resolve()
+      }
+      this.waiters.add(check)
+    })
+  }
+}
+
+function setup(concurrency = 2) {
+  const db = openDatabase({ file: ':memory:', migrations })
+  const sinks = { subscribers: () => [HOOK], target: () => TARGET } as unknown as SinkDirectory
+  const outbox = new Outbox(db, sinks)
+  const poster = new HeldPoster()
+  const worker = new DeliveryWorker({
+    db,
+    sinks,
+    client: poster,
+    schedule: [1000],
+    perEndpointConcurrency: concurrency,
+    logger: silentLogger,
+    takeBody: (id) => outbox.takeBody(id),
+  })
+  outbox.onAppended((_e, s) => worker.wake(s))
+  outbox.setReserver(worker)
+  worker.start()
+  return { db, outbox, poster, worker }
+}
+
+const append = (outbox: Outbox, n: number) => outbox.append({ type: 'message.inbound', instanceId: null, tenantId: null, data: { n } })
+
+const settledOnce = (worker: DeliveryWorker, predicate: (s: DeliverySettled) => boolean) =>
+  new Promise<DeliverySettled>((resolve) => {
+    const listener = (s: DeliverySettled) => {
+      if (!predicate(s)) return
+      worker.off('settled', listener)
+      resolve(s)
+    }
+    worker.on('settled', listener)
+  })
+
+const rowsOf = (db: Database) =>
+  db.sqlite.prepare('SELECT id, event_id, status, attempts, claim FROM deliveries ORDER BY seq').all() as Array<{
+    id: string
+    event_id: string
+    status: string
+    attempts: number
+    claim: string | null
+  }>
+
+describe('delivery worker: claim at append, batched results', () => {
+  let cleanup: Array<() => Promise<void>> = []
+  afterEach(async () => {
+    for (const c of cleanup) await c()
+    cleanup = []
+  })
+
+  it('an idle endpoint gets a new delivery already claimed, sent with the stored body, and recorded once', async () => {
+    const { db, outbox, poster, worker } = setup()
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    const { id: eventId } = append(outbox, 1)
+    // Claimed inside the append's own transaction: the row carries a claim before any worker cycle ran.
+    expect(rowsOf(db)).toMatchObject([{ event_id: eventId, status: 'pending', attempts: 0, claim: expect.any(String) }])
+    await poster.waitForPosts(1)
+    const stored = db.sqlite.prepare('SELECT body FROM events WHERE id = ?').get(eventId) as { body: string }
+    expect(poster.posts[0]!.body.toString('utf8')).toBe(stored.body)
+    expect(poster.posts[0]!.headers['webhook-id']).toBe(eventId)
+    const settled = settledOnce(worker, (s) => s.eventId === eventId)
+    poster.posts[0]!.answer({ status: 204, durationMs: 1 })
+    expect(await settled).toMatchObject({ status: 'succeeded', attempt: 1, httpStatus: 204 })
+    expect(rowsOf(db)).toMatchObject([{ status: 'succeeded', attempts: 1, claim: null }])
+    expect(db.sqlite.prepare('SELECT COUNT(*) AS n FROM delivery_attempts').get()).toEqual({ n: 1 })
+  })
+
+  it('never sends an event whose transaction rolled back, and gives its slot back', async () => {
+    const { db, outbox, poster, worker } = setup(1)
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    expect(() =>
+      db.tx(() => {
+        append(outbox, 1)
+        throw new Error('the producer failed after appending')
+      }),
+    ).toThrow('the producer failed')
+    expect(rowsOf(db)).toEqual([])
+    // The one slot of the endpoint is free again: the next event is sent, and it is the only POST.
+    const { id: next } = append(outbox, 2)
+    await poster.waitForPosts(1)
+    expect(poster.posts.map((p) => p.headers['webhook-id'])).toEqual([next])
+  })
+
+  it('a busy endpoint leaves new rows to the claims, in order, within its concurrency', async () => {
+    const { db, outbox, poster, worker } = setup(2)
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    const ids = db.tx(() => [1, 2, 3, 4, 5].map((n) => append(outbox, n).id))
+    await poster.waitForPosts(2)
+    // Two taken at append (the slots), three waiting unclaimed.
+    expect(rowsOf(db).map((r) => r.claim !== null)).toEqual([true, true, false, false, false])
+    expect(poster.posts).toHaveLength(2)
+    const all = new Promise<void>((resolve) => {
+      let n = 0
+      worker.on('settled', () => ++n === 5 && resolve())
+    })
+    for (let answered = 0; answered < 5; answered++) {
+      await poster.waitForPosts(answered + 1)
+      poster.posts[answered]!.answer({ status: 200, durationMs: 1 })
+    }
+    await all
+    expect(poster.posts.map((p) => p.headers['webhook-id'])).toEqual(ids)
+    expect(rowsOf(db).every((r) => r.status === 'succeeded' && r.attempts === 1 && r.claim === null)).toBe(true)
+  })
+
+  it('a shutdown aborts attempts in flight and releases their claims without counting an attempt', async () => {
+    const { db, outbox, poster, worker } = setup()
+    append(outbox, 1)
+    await poster.waitForPosts(1)
+    await worker.stop()
+    expect(rowsOf(db)).toMatchObject([{ status: 'pending', attempts: 0, claim: null }])
+    expect(db.sqlite.prepare('SELECT COUNT(*) AS n FROM delivery_attempts').get()).toEqual({ n: 0 })
+    await db.close()
+  })
+})
+
+describe('time-ordered ids', () => {
+  it('keep the prefix, compare in creation order across milliseconds, and differ within one', () => {
+    const a = timeOrderedId('evt', 1_700_000_000_000)
+    const b = timeOrderedId('evt', 1_700_000_000_001)
+    const c = timeOrderedId('evt', 1_700_000_000_001)
+    expect(a).toMatch(/^evt_[-0-9A-Za-z_]{20}$/)
+    expect(a < b).toBe(true)
+    expect(b.slice(0, 12)).toBe(c.slice(0, 12))
+    expect(b).not.toBe(c)
+    // 2^48 ms is the year 10889: the time part never wraps before then.
+    expect(timeOrderedId('dlv', 2 ** 48 - 1).slice(4, 12)).toBe('zzzzzzzz')
+  })
+})
