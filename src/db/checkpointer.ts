@@ -58,6 +58,8 @@ export class BackgroundCheckpointer extends EventEmitter<{ restarted: [] }> {
         this.worker.on('message', (message) => message === 'stopped' && resolve())
         this.worker.once('exit', () => resolve())
       })
+      // Unreferenced while it runs in the background; at stop the process must wait for the last checkpoint.
+      this.worker.ref()
       this.worker.postMessage('stop')
       await stopped
       await this.worker.terminate()
