@@ -24,6 +24,12 @@ import type { BenchOptions, BenchResult, Figure } from './lib/types.js'
 
 const BUNDLED = bundledFfmpegBinary()
 
+/** A path inside the project as relative to it, so results carry no machine-specific directory. */
+function projectRelative(file: string): string {
+  const relative = path.relative(process.cwd(), file)
+  return relative.startsWith('..') ? file : relative
+}
+
 function exec(binary: string, args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
@@ -121,7 +127,7 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const system = process.env.FFMPEG_PATH ?? (fs.existsSync('/usr/bin/ffmpeg') ? '/usr/bin/ffmpeg' : undefined)
   if (system && system !== BUNDLED) variants.push({ key: 'system', label: `system ffmpeg (${system})`, binary: system })
   const figures: Figure[] = []
-  const details: Record<string, unknown> = { count, audioSeconds, cores, binaries: Object.fromEntries(variants.map((v) => [v.key, v.binary])) }
+  const details: Record<string, unknown> = { count, audioSeconds, cores, binaries: Object.fromEntries(variants.map((v) => [v.key, projectRelative(v.binary)])) }
   try {
     const inputFile = await makeInput(tmp, audioSeconds)
     const input = fs.readFileSync(inputFile)
