@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
 import { sinkKey, type SinkDirectory, type SinkRef } from './sinks.js'
 import type { DomainEvent, EventEnvelope } from './types.js'
-import { timeOrderedId } from './ids.js'
+import { timeOrderedId } from '../ids.js'
 
 /** `sinks`: the sinks that got a delivery row in this batch still to be claimed (not one taken at once). */
 export type AppendedListener = (envelopes: readonly EventEnvelope[], sinks: readonly SinkRef[]) => void

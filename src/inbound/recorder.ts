@@ -5,7 +5,7 @@ import type { InboundMessage } from '../whatsapp/inbound.js'
 import type { InboundRecorder, JournalEntry, StoredStanza } from '../whatsapp/inbound-listener.js'
 import type { MediaLinks } from './media-links.js'
 import type { InboundMediaStore } from './media-store.js'
-import { timeOrderedId } from '../events/ids.js'
+import { timeOrderedId } from '../ids.js'
 
 export interface InboundRecordingDeps {
   db: Database
@@ -15,7 +15,7 @@ export interface InboundRecordingDeps {
   now?: () => number
 }
 
-// Time-ordered (see events/ids.ts): the message rows of consecutive inbound messages share index pages.
+// Time-ordered (see ids.ts): the message rows of consecutive inbound messages share index pages.
 const newMessageId = (): string => timeOrderedId('msg')
 
 /** The values of one new message row, in the column order of the `insertMessage` statement. */

@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3'
 import { proto, type WAMessage } from '@whiskeysockets/baileys'
 import type { Database } from '../db/database.js'
 
@@ -17,39 +18,39 @@ export interface SentMessageLog {
  * Without this, such a message is silently lost.
  */
 export class SentMessages {
+  // Prepared once: `remember` runs after every send.
+  private readonly stmt: { upsert: Statement; select: Statement; prune: Statement }
+
   constructor(
-    private readonly db: Database,
+    db: Database,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.stmt = {
+      upsert: db.sqlite.prepare(
+        `INSERT INTO wa_sent_messages (instance_id, wa_message_id, content, sent_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (instance_id, wa_message_id) DO UPDATE SET content = excluded.content, sent_at = excluded.sent_at`,
+      ),
+      select: db.sqlite.prepare('SELECT content FROM wa_sent_messages WHERE instance_id = ? AND wa_message_id = ?').pluck(),
+      prune: db.sqlite.prepare('DELETE FROM wa_sent_messages WHERE sent_at < ?'),
+    }
+  }
 
   forInstance(instanceId: string): SentMessageLog {
     return {
       remember: (message) => {
         const id = message.key?.id
         if (!id || !message.message) return
-        const content = proto.Message.encode(message.message).finish()
-        this.db.run(
-          this.db.qb
-            .insertInto('wa_sent_messages')
-            .values({ instance_id: instanceId, wa_message_id: id, content, sent_at: this.now() })
-            .onConflict((oc) => oc.columns(['instance_id', 'wa_message_id']).doUpdateSet({ content, sent_at: this.now() })),
-        )
+        this.stmt.upsert.run(instanceId, id, proto.Message.encode(message.message).finish(), this.now())
       },
       recall: (waMessageId) => {
-        const row = this.db.first(
-          this.db.qb
-            .selectFrom('wa_sent_messages')
-            .select('content')
-            .where('instance_id', '=', instanceId)
-            .where('wa_message_id', '=', waMessageId),
-        )
-        return row ? proto.Message.decode(row.content) : undefined
+        const content = this.stmt.select.get(instanceId, waMessageId) as Uint8Array | undefined
+        return content ? proto.Message.decode(content) : undefined
       },
     }
   }
 
   /** Deletes content older than the retention; answers how many rows went. */
   prune(): number {
-    return this.db.run(this.db.qb.deleteFrom('wa_sent_messages').where('sent_at', '<', this.now() - SENT_CONTENT_RETENTION_MS))
+    return this.stmt.prune.run(this.now() - SENT_CONTENT_RETENTION_MS).changes
   }
 }

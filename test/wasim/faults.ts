@@ -12,6 +12,11 @@ export interface FaultTarget {
   kick(connection: Connection, node: BinaryNode): void
 }
 
+/** Flips the last 8 bytes of a Signal ciphertext, its MAC: the receiver fails to decrypt it and asks for a retry. */
+export function breakMac(ciphertext: Uint8Array): void {
+  ciphertext.subarray(-8).forEach((b, i, tail) => (tail[i] = b ^ 0xff))
+}
+
 /** stream:error codes with the close code each produces in Baileys (Utils/generics.js:282-300, doc §7). */
 export type StreamErrorCode = 515 | 503 | 401 | 440 | 500
 

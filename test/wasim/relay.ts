@@ -5,6 +5,7 @@
 import { getBinaryNodeChild, getBinaryNodeChildren, type BinaryNode } from '@whiskeysockets/baileys'
 import type { Account, Device } from './accounts.js'
 import type { Connection } from './connection.js'
+import { breakMac } from './faults.js'
 import { unixNow, type SimContext } from './context.js'
 
 /** Receipt types the server consumes itself instead of forwarding (doc §4.7). */
@@ -245,13 +246,13 @@ function forwardedReceipt(reader: Account, receipt: BinaryNode, type: string | u
   return { tag: 'receipt', attrs, content: list ? [list] : undefined }
 }
 
-/** A copy of a message stanza whose ciphertexts fail their MAC check (the last 8 bytes are the MAC). */
+/** A copy of a message stanza whose ciphertexts fail their MAC check. */
 function withBrokenMac(node: BinaryNode): BinaryNode {
   if (!Array.isArray(node.content)) return node
   const content = node.content.map((child) => {
     if (child.tag !== 'enc' || !(child.content instanceof Uint8Array)) return child
     const bytes = Buffer.from(child.content)
-    bytes.subarray(-8).forEach((b, i, tail) => (tail[i] = b ^ 0xff))
+    breakMac(bytes)
     return { ...child, content: bytes }
   })
   return { ...node, content }

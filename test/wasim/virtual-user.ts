@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events'
 import { generateMessageIDV2, getBinaryNodeChild, getBinaryNodeChildren, proto, type BinaryNode } from '@whiskeysockets/baileys'
 import type { Account, AccountRegistry, Device } from './accounts.js'
 import { unixNow, type VirtualActor } from './context.js'
-import type { Faults } from './faults.js'
+import { breakMac, type Faults } from './faults.js'
 import type { OutboundTarget, Relay } from './relay.js'
 import { SignalEndpoint, type EncType, type KeyBundle } from './virtual-device.js'
 import { consumeOneTimePreKey } from './accounts.js'
@@ -237,8 +237,7 @@ export class VirtualUser implements VirtualActor {
       await this.endpoint.startSession(address, takeBundle(device))
     }
     const { type, ciphertext } = await this.endpoint.encrypt(address, content)
-    // Flip bytes of the MAC so the receiver fails to decrypt and sends a retry receipt.
-    if (corrupt) ciphertext.subarray(-8).forEach((b, i, tail) => (tail[i] = b ^ 0xff))
+    if (corrupt) breakMac(ciphertext)
     const attrs: Record<string, string> = { v: '2', type }
     const mediaType = mediaTypeOf(content)
     if (mediaType) attrs.mediatype = mediaType
