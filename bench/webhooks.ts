@@ -24,7 +24,8 @@
  * Run alone: `npx tsx bench/webhooks.ts` (BENCH_RUNS, BENCH_QUICK). Knobs: BENCH_DELIVERIES (20,000 per burst),
  * BENCH_DELIVERY_RATE (5,000/s, the fixed-rate variant of 1), BENCH_RATE (1,000 inbound messages/s), BENCH_SECONDS
  * (5 per run), BENCH_INBOUND_INSTANCES (1), BENCH_INBOUND_CUSTOMERS (8), BENCH_WEBHOOKS_ONLY=throughput|inbound,
- * BENCH_CPU_PROF=1 (the daemon runs with --cpu-prof; the profile and a summary go to results/profiles/).
+ * BENCH_CPU_PROF=1 (the daemon runs with --cpu-prof; the profile and a summary go to results/profiles/), BENCH_KEEP=1
+ * (the inbound daemon's data directory and log are kept, to look for what was not delivered).
  */
 import fs from 'node:fs'
 import { createServer, type Server } from 'node:http'
@@ -355,12 +356,14 @@ async function inboundLatency(opts: BenchOptions) {
   const instances = envInt('BENCH_INBOUND_INSTANCES', 1)
   const customerCount = envInt('BENCH_INBOUND_CUSTOMERS', 8)
   const profile = process.env.BENCH_CPU_PROF === '1'
+  const keep = process.env.BENCH_KEEP === '1'
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wagw-bench-inbound-'))
   const profileDir = path.join(RESULTS_DIR, 'profiles', `webhooks-${Date.now()}`)
   const receiver = await latencyReceiver()
   const sim = await spawnInboundSim()
   let gw: Gateway | undefined
   const runs: InboundRun[] = []
+  const missing: string[] = []
   try {
     gw = await spawnGateway(
       gatewayEnv(sim, { dataDir: path.join(dir, 'data'), sessionsDir: path.join(dir, 'sessions') }, { ALLOW_PRIVATE_WEBHOOK_CIDRS: '127.0.0.0/8' }),
@@ -406,6 +409,7 @@ async function inboundLatency(opts: BenchOptions) {
       await waitFor(wanted, 30_000 + count * 20)
       const daemonLag = await gw.child.probe<{ p99: number | null; cpuMs: number }>('lag')
       const simLag = await sim.child.probe<{ p99: number | null }>('lag')
+      missing.push(...wanted.filter((w) => !receiver.arrivals.has(w)))
       const fromSent: number[] = []
       const fromSchedule: number[] = []
       wanted.forEach((id, i) => {
@@ -434,11 +438,14 @@ async function inboundLatency(opts: BenchOptions) {
       )
     }
   } finally {
+    if (keep && gw) fs.writeFileSync(path.join(dir, 'gateway.log'), gw.child.lines.join('\n'))
     await gw?.stop()
     await sim.stop()
     receiver.server.closeAllConnections()
     receiver.server.close()
-    fs.rmSync(dir, { recursive: true, force: true })
+    if (keep) opts.log(`kept the daemon's data and log in ${dir}`)
+    else fs.rmSync(dir, { recursive: true, force: true })
+    if (missing.length) opts.log(`not delivered in time: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`)
   }
   let profileSummary: string | undefined
   if (profile && fs.existsSync(profileDir)) {
@@ -446,7 +453,7 @@ async function inboundLatency(opts: BenchOptions) {
     if (file) {
       const summary = summarizeProfile(file)
       profileSummary = path.join(profileDir, 'summary.txt')
-      fs.writeFileSync(profileSummary, summary.frames.slice(0, 60).map((f) => `${f.selfMs.toFixed(0).padStart(7)} ms self ${f.totalMs.toFixed(0).padStart(7)} ms total  ${f.frame}`).join('\n') + '\n')
+      fs.writeFileSync(profileSummary, [...summary.frames].sort((a, b) => b.selfMs - a.selfMs).slice(0, 60).map((f) => `${f.selfMs.toFixed(0).padStart(7)} ms self ${f.totalMs.toFixed(0).padStart(7)} ms total  ${f.frame}`).join('\n') + '\n')
       opts.log(`daemon profile: ${path.relative(process.cwd(), file)} (summary ${path.relative(process.cwd(), profileSummary)})`)
     }
   }

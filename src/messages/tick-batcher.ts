@@ -28,8 +28,8 @@ export class TickBatcher {
     private readonly db: Database,
     private readonly minIntervalMs = 1,
   ) {
-    this.commitAll = db.sqlite.transaction((batch: Pending[]) => batch.map((item) => item.write()))
-    this.commitOne = db.sqlite.transaction((item: Pending) => item.write())
+    this.commitAll = db.sqlite.transaction((batch: Pending[]) => batch.map((item) => item.write())).immediate
+    this.commitOne = db.sqlite.transaction((item: Pending) => item.write()).immediate
   }
 
   run<T>(write: () => T): Promise<T> {

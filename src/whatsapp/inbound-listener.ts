@@ -74,6 +74,25 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
     return plaintext
   }
 
+  // A recording that failed (a full disk, a lock held too long) leaves its message in the journal. Replay it soon
+  // rather than only at the next socket; while replays keep failing, wait twice as long each time.
+  let replayTimer: NodeJS.Timeout | undefined
+  let replayDelayMs = REPLAY_FIRST_DELAY_MS
+  const scheduleReplay = () => {
+    if (replayTimer) return
+    replayTimer = setTimeout(() => {
+      void replayLeftovers(connection, recorder, logger).then((allRecorded) => {
+        replayTimer = undefined
+        replayDelayMs = allRecorded ? REPLAY_FIRST_DELAY_MS : Math.min(replayDelayMs * 2, REPLAY_MAX_DELAY_MS)
+        if (!allRecorded) scheduleReplay()
+      })
+    }, replayDelayMs)
+  }
+  connection.once('close', () => {
+    clearTimeout(replayTimer)
+    replayTimer = undefined
+  })
+
   sock.ev.on('messages.upsert', ({ messages, type }) => {
     try {
       const normalised: InboundMessage[] = []
@@ -86,21 +105,35 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
         messages.map((m) => m.key.id ?? '').filter(Boolean),
       )
     } catch (err) {
-      // The journal still holds what was decrypted; the next socket replays it.
-      logger.error({ err }, 'recording inbound messages failed')
+      logger.error({ err }, 'recording inbound messages failed; the journal holds them, replaying soon')
+      scheduleReplay()
     }
   })
 
   void replayLeftovers(connection, recorder, logger)
 }
 
-/** Rebuilds journaled stanzas with Baileys' own decoder (no Signal state is touched) and records them. */
-async function replayLeftovers(connection: WaConnection, recorder: InboundRecorder, logger: Logger): Promise<void> {
-  const entries = recorder.leftovers()
-  if (entries.length === 0) return
+const REPLAY_FIRST_DELAY_MS = 1_000
+const REPLAY_MAX_DELAY_MS = 60_000
+
+/**
+ * Rebuilds journaled stanzas with Baileys' own decoder (no Signal state is touched) and records them; answers
+ * whether every one was recorded. An entry whose live upsert is still on its way is recorded twice: the recorder
+ * dedupes on the WhatsApp id.
+ */
+async function replayLeftovers(connection: WaConnection, recorder: InboundRecorder, logger: Logger): Promise<boolean> {
+  let entries: JournalEntry[]
+  try {
+    entries = recorder.leftovers()
+  } catch (err) {
+    logger.error({ err }, 'reading the inbound journal failed')
+    return false
+  }
+  if (entries.length === 0) return true
   const me = connection.socket.authState.creds.me
-  if (!me?.id) return
+  if (!me?.id) return true
   const real = connection.socket.signalRepository
+  let allRecorded = true
   for (const entry of entries) {
     try {
       const node: BinaryNode = {
@@ -122,8 +155,10 @@ async function replayLeftovers(connection: WaConnection, recorder: InboundRecord
       const n = normaliseMessage(fullMessage as WAMessage, true)
       recorder.record(n ? [n] : [], [entry.waMessageId])
     } catch (err) {
+      allRecorded = false
       logger.error({ err, waMessageId: entry.waMessageId }, 'replaying a journaled inbound message failed')
     }
   }
-  logger.warn({ count: entries.length }, 'replayed inbound messages journaled before a crash')
+  logger.warn({ count: entries.length }, 'replayed journaled inbound messages')
+  return allRecorded
 }

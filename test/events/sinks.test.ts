@@ -74,6 +74,30 @@ describe('sinks: env core, tenant core, journal replay, media retention, live st
     expect(left.n).toBe(0)
   })
 
+  it('replays a message whose recording failed once on the same socket, without waiting for a restart', async () => {
+    const c = h.sim.createCustomer({ phone: '5544998765419', pushName: 'Dora' })
+    const recording = h.daemon.events.recording
+    const original = recording.record.bind(recording)
+    let failed = 0
+    recording.record = (instanceId, messages, waIds) => {
+      if (failed === 0 && messages.some((m) => m.text === 'transient failure')) {
+        failed++
+        throw new Error('database is locked')
+      }
+      return original(instanceId, messages, waIds)
+    }
+    try {
+      const { id } = await c.sendText(plain.phone.phone, 'transient failure')
+      const req = await envCore.waitFor((r) => r.json?.data?.wa_message_id === id)
+      expect(failed).toBe(1)
+      expect(req.json.data).toMatchObject({ text: 'transient failure', phone: c.phone, push_name: 'Dora' })
+      const left = h.daemon.db.sqlite.prepare('SELECT COUNT(*) AS n FROM inbound_journal WHERE wa_message_id = ?').get(id) as { n: number }
+      expect(left.n).toBe(0)
+    } finally {
+      recording.record = original
+    }
+  })
+
   it('the retention sweep deletes expired media files and rows; their links then answer 404', async () => {
     const c = h.sim.createCustomer({ phone: '5544998765412', pushName: 'Dani' })
     const { id } = await c.sendMedia(plain.phone.phone, { type: 'document', data: Buffer.from('%PDF-1.4 tiny'), mimetype: 'application/pdf', fileName: 'a.pdf' })
