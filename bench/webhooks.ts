@@ -16,6 +16,9 @@
  *     before each run, the simulator relays them on schedule as WhatsApp does), the daemon (compiled src/main.ts,
  *     production defaults — WEBHOOK_CONCURRENCY_PER_ENDPOINT 4 —, its real Baileys socket decrypts, journals,
  *     records and delivers), and this process, which only runs the webhook receiver.
+ *     Then the baseline: the daemon stops and bench/lib/bare-baileys-child.ts opens the same sessions in bare Baileys
+ *     sockets, which get the same traffic and only decrypt, send the receipt and emit `messages.upsert` (its time is
+ *     the arrival). Same rate, same runs; also each side's CPU per message. (Skipped with BENCH_CPU_PROF=1.)
  *     Latency per message = receiver got the POST (it answers 204 at once) − the simulator handed the encrypted stanza
  *     to the daemon's socket, both as epoch times (performance.timeOrigin + now()) on one machine. Also shown: the
  *     latency from each message's *scheduled* time (adds the simulator's own queueing), and the offered rate
@@ -45,7 +48,7 @@ import { silentLogger } from '../src/logger.js'
 import { parseCidrList } from '../src/net/cidr.js'
 import { Sealer } from '../src/security/sealing.js'
 import { summarizeProfile } from './lib/cpuprofile.js'
-import { gatewayEnv, pairInstances, spawnGateway, type Gateway } from './lib/gateway.js'
+import { gatewayEnv, pairInstances, SECRET_KEY, spawnGateway, type Gateway } from './lib/gateway.js'
 import { envInt, isMain, runStandalone, startResult } from './lib/main.js'
 import { httpJson, spawnNode, type NodeChild, type SimProcess } from './lib/procs.js'
 import { RESULTS_DIR } from './lib/results.js'
@@ -338,15 +341,70 @@ interface SendResult {
   prepareMs: number
 }
 
+/** Where a run's messages are seen arriving: the webhook receiver (daemon), or bare Baileys' upserts. */
+interface ArrivalWatch {
+  /** WhatsApp id → first arrival, epoch ms */
+  arrivals: ReadonlyMap<string, number>
+  /** Resolves once every id arrived, or at the timeout (the run then counts what is missing). */
+  waitFor(wanted: readonly string[], timeoutMs: number): Promise<void>
+}
+
+function receiverWatch(receiver: Awaited<ReturnType<typeof latencyReceiver>>): ArrivalWatch {
+  return {
+    arrivals: receiver.arrivals,
+    waitFor: (wanted, timeoutMs) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, timeoutMs)
+        function finish() {
+          clearTimeout(timer)
+          receiver.onArrival(() => undefined)
+          resolve()
+        }
+        const check = () => {
+          if (wanted.every((w) => receiver.arrivals.has(w))) finish()
+        }
+        receiver.onArrival(check)
+        check()
+      }),
+  }
+}
+
+/** Arrivals in a bare-baileys-child, fetched over IPC every 200 ms once the simulator has relayed the whole run. */
+function upsertWatch(child: NodeChild): ArrivalWatch {
+  const arrivals = new Map<string, number>()
+  const fetchArrivals = () =>
+    new Promise<void>((resolve) => {
+      const onMessage = (m: { event?: string; arrivals?: Array<[string, number]> }) => {
+        if (m.event !== 'arrivals') return
+        child.process.off('message', onMessage)
+        for (const [id, at] of m.arrivals ?? []) if (!arrivals.has(id)) arrivals.set(id, at)
+        resolve()
+      }
+      child.process.on('message', onMessage)
+      child.process.send({ type: 'arrivals' })
+    })
+  return {
+    arrivals,
+    async waitFor(wanted, timeoutMs) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        await fetchArrivals()
+        if (wanted.every((w) => arrivals.has(w)) || Date.now() > deadline) return
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+    },
+  }
+}
+
 interface InboundRun {
   offeredPerSec: number
   sent: number
   delivered: number
   fromSent: Summary
   fromSchedule: Summary
-  /** daemon CPU time per message (all threads), ms; and its event-loop lag over the run */
-  daemonCpuMsPerMessage: number
-  daemonLagP99Ms: number | null
+  /** the measured process's CPU time per message (all threads), ms; and its event-loop lag over the run */
+  cpuMsPerMessage: number
+  lagP99Ms: number | null
   simLagP99Ms: number | null
 }
 
@@ -362,11 +420,14 @@ async function inboundLatency(opts: BenchOptions) {
   const receiver = await latencyReceiver()
   const sim = await spawnInboundSim()
   let gw: Gateway | undefined
+  let bare: NodeChild | undefined
   const runs: InboundRun[] = []
+  const bareRuns: InboundRun[] = []
   const missing: string[] = []
+  const sessionsDir = path.join(dir, 'sessions')
   try {
     gw = await spawnGateway(
-      gatewayEnv(sim, { dataDir: path.join(dir, 'data'), sessionsDir: path.join(dir, 'sessions') }, { ALLOW_PRIVATE_WEBHOOK_CIDRS: '127.0.0.0/8' }),
+      gatewayEnv(sim, { dataDir: path.join(dir, 'data'), sessionsDir }, { ALLOW_PRIVATE_WEBHOOK_CIDRS: '127.0.0.0/8' }),
       profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {},
     )
     const ids = await pairInstances(gw, sim, instances, { phonePrefix: '551191' })
@@ -376,44 +437,25 @@ async function inboundLatency(opts: BenchOptions) {
       if (hook.status !== 201) throw new Error(`create webhook: ${hook.status} ${JSON.stringify(hook.body)}`)
     }
     const customers = await sim.command<string[]>({ bench: 'customers', prefix: '5544990', count: customerCount })
-    const waitFor = (wanted: readonly string[], timeoutMs: number) =>
-      new Promise<void>((resolve) => {
-        const timer = setTimeout(finish, timeoutMs)
-        function finish() {
-          clearTimeout(timer)
-          receiver.onArrival(() => undefined)
-          resolve()
-        }
-        const check = () => {
-          if (wanted.every((w) => receiver.arrivals.has(w))) finish()
-        }
-        receiver.onArrival(check)
-        check()
-      })
+    const daemonWatch = receiverWatch(receiver)
     const send = (idPrefix: string, n: number, perSec: number) =>
       sim.command<SendResult>({ bench: 'send', to: phones, customers, rate: perSec, count: n, idPrefix, text: 'bench' })
-    // Every customer's first message to every instance carries the Signal pre-key message (a session set-up, not
-    // steady state); then one second at the full rate warms the JIT. Neither is measured.
-    await waitFor(await sim.command<string[]>({ bench: 'warm', to: phones, customers, idPrefix: 'BENCHWARM0X' }), 30_000)
-    await send('BENCHWARM1', rate, rate)
-    await waitFor(Array.from({ length: rate }, (_, i) => `BENCHWARM1${i}`), 30_000)
-
-    for (let r = 0; r < opts.runs; r++) {
-      const prefix = `BENCHRUN${r}X`
+    /** One timed run of `rate × seconds` messages, seen arriving by `watch`; `child` is the measured process. */
+    const measure = async (name: string, prefix: string, child: NodeChild, watch: ArrivalWatch): Promise<InboundRun> => {
       const count = rate * seconds
-      await gw.child.probe('lag-reset')
+      await child.probe('lag-reset')
       await sim.child.probe('lag-reset')
       const out = await send(prefix, count, rate)
       const wanted = Array.from({ length: count }, (_, i) => `${prefix}${i}`)
-      // An overloaded daemon drains its backlog before the next run starts (or the run counts what is missing).
-      await waitFor(wanted, 30_000 + count * 20)
-      const daemonLag = await gw.child.probe<{ p99: number | null; cpuMs: number }>('lag')
+      // An overloaded receiver drains its backlog before the next run starts (or the run counts what is missing).
+      await watch.waitFor(wanted, 30_000 + count * 20)
+      const lag = await child.probe<{ p99: number | null; cpuMs: number }>('lag')
       const simLag = await sim.child.probe<{ p99: number | null }>('lag')
-      missing.push(...wanted.filter((w) => !receiver.arrivals.has(w)))
+      missing.push(...wanted.filter((w) => !watch.arrivals.has(w)))
       const fromSent: number[] = []
       const fromSchedule: number[] = []
       wanted.forEach((id, i) => {
-        const at = receiver.arrivals.get(id)
+        const at = watch.arrivals.get(id)
         if (at === undefined) return
         fromSent.push(at - (out.sent[i] as number))
         fromSchedule.push(at - (out.scheduled[i] as number))
@@ -426,20 +468,43 @@ async function inboundLatency(opts: BenchOptions) {
         delivered: fromSent.length,
         fromSent: summarize(fromSent),
         fromSchedule: summarize(fromSchedule),
-        daemonCpuMsPerMessage: daemonLag.cpuMs / count,
-        daemonLagP99Ms: daemonLag.p99,
+        cpuMsPerMessage: lag.cpuMs / count,
+        lagP99Ms: lag.p99,
         simLagP99Ms: simLag.p99,
       }
-      runs.push(run)
       opts.log(
-        `run ${r + 1}: ${run.delivered}/${count} delivered at ${offeredPerSec.toFixed(0)} msg/s offered; from sent p50 ${run.fromSent.p50.toFixed(1)} ms, ` +
-          `p99 ${run.fromSent.p99.toFixed(1)} ms; from schedule p99 ${run.fromSchedule.p99.toFixed(1)} ms; daemon ${run.daemonCpuMsPerMessage.toFixed(2)} ms CPU/msg, ` +
-          `lag p99 ${daemonLag.p99?.toFixed(0)} ms; simulator lag p99 ${simLag.p99?.toFixed(0)} ms`,
+        `${name}: ${run.delivered}/${count} arrived at ${offeredPerSec.toFixed(0)} msg/s offered; from sent p50 ${run.fromSent.p50.toFixed(1)} ms, ` +
+          `p99 ${run.fromSent.p99.toFixed(1)} ms; from schedule p99 ${run.fromSchedule.p99.toFixed(1)} ms; ${run.cpuMsPerMessage.toFixed(2)} ms CPU/msg, ` +
+          `lag p99 ${lag.p99?.toFixed(0)} ms; simulator lag p99 ${simLag.p99?.toFixed(0)} ms`,
       )
+      return run
+    }
+    // Every customer's first message to every instance carries the Signal pre-key message (a session set-up, not
+    // steady state); then one second at the full rate warms the JIT. Neither is measured.
+    await daemonWatch.waitFor(await sim.command<string[]>({ bench: 'warm', to: phones, customers, idPrefix: 'BENCHWARM0X' }), 30_000)
+    await send('BENCHWARM1', rate, rate)
+    await daemonWatch.waitFor(Array.from({ length: rate }, (_, i) => `BENCHWARM1${i}`), 30_000)
+    for (let r = 0; r < opts.runs; r++) runs.push(await measure(`run ${r + 1}`, `BENCHRUN${r}X`, gw.child, daemonWatch))
+
+    // The baseline: the same sessions in bare Baileys sockets (bare-baileys-child.ts), which decrypt, send the
+    // receipt and emit `messages.upsert`, and do nothing else. The daemon stops first (one device, one connection).
+    await gw.stop()
+    gw = undefined
+    if (!profile) {
+      bare = spawnNode('bench/lib/bare-baileys-child.ts', {
+        trustSim: true,
+        env: { WASIM_ROOT_PUBLIC_KEY: sim.rootPublicKey, BARE_WS_URL: sim.wsUrl, BARE_SESSIONS_DIR: sessionsDir, BARE_SECRET_KEY: SECRET_KEY, BARE_IDS: ids.join(',') },
+      })
+      await bare.waitForLine((_l, json) => (json?.event === 'ready' ? true : undefined), 60_000)
+      const bareWatch = upsertWatch(bare)
+      await send('BENCHBAREWARM', rate, rate)
+      await bareWatch.waitFor(Array.from({ length: rate }, (_, i) => `BENCHBAREWARM${i}`), 30_000)
+      for (let r = 0; r < opts.runs; r++) bareRuns.push(await measure(`bare Baileys run ${r + 1}`, `BENCHBARE${r}X`, bare, bareWatch))
     }
   } finally {
     if (keep && gw) fs.writeFileSync(path.join(dir, 'gateway.log'), gw.child.lines.join('\n'))
     await gw?.stop()
+    await bare?.stop(5_000)
     await sim.stop()
     receiver.server.closeAllConnections()
     receiver.server.close()
@@ -464,13 +529,30 @@ async function inboundLatency(opts: BenchOptions) {
   const lost = runs.reduce((s, r) => s + (r.sent - r.delivered), 0)
   const at = `at ${Math.round(median(offered)).toLocaleString('en-US')}/s offered`
   const setup = `${instances} instance(s), ${customerCount} customers, ${seconds} s per run${lost ? `; ${lost} not delivered in time` : ''}`
+  // Bare Baileys on the same sessions and traffic: what any daemon built on Baileys pays before doing anything.
+  const withBare = (id: string, label: string, unit: string, pick: (r: InboundRun) => number, extra: Partial<Figure> = {}): Figure => {
+    const ours = runs.map(pick)
+    const base = bareRuns.map(pick)
+    const { value, ratio } = combineRuns(ours, base.length === ours.length ? base : undefined)
+    return {
+      id,
+      label,
+      unit,
+      value,
+      runs: ours,
+      ...(base.length ? { baseline: { label: 'bare Baileys socket (decrypt, receipt, upsert)', value: median(base), runs: base } } : {}),
+      ...(ratio !== undefined ? { ratio } : {}),
+      ...extra,
+    }
+  }
   const figures: Figure[] = [
     { id: 'webhooks.inbound_offered_rate', label: 'inbound messages offered (simulator, Signal-encrypted)', unit: '/s', value: median(offered), runs: offered, target: { min: rate * 0.95, text: `≈ ${rate.toLocaleString('en-US')}/s` }, notes: setup },
-    { id: 'webhooks.inbound_p50', label: `inbound message → webhook 2xx p50 ${at}`, unit: 'ms', value: median(p50), runs: p50 },
-    { id: 'webhooks.inbound_p99', label: `inbound message → webhook 2xx p99 ${at}`, unit: 'ms', value: median(p99), runs: p99, target: { max: 50, text: '≤ 50 ms at 1,000/s' } },
+    withBare('webhooks.inbound_p50', `inbound message → webhook 2xx p50 ${at}`, 'ms', (r) => r.fromSent.p50),
+    withBare('webhooks.inbound_p99', `inbound message → webhook 2xx p99 ${at}`, 'ms', (r) => r.fromSent.p99, { target: { max: 50, text: '≤ 50 ms at 1,000/s' } }),
     { id: 'webhooks.inbound_p99_from_schedule', label: 'same p99, from the scheduled send time', unit: 'ms', value: median(schedP99), runs: schedP99 },
+    withBare('webhooks.inbound_cpu_per_message', 'CPU per inbound message (process, all threads)', 'ms', (r) => r.cpuMsPerMessage),
   ]
-  return { figures, details: { rate, seconds, instances, customers: customerCount, runs, ...(profileSummary ? { profile: profileSummary } : {}) } }
+  return { figures, details: { rate, seconds, instances, customers: customerCount, runs, bareRuns, ...(profileSummary ? { profile: profileSummary } : {}) } }
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {

@@ -6,7 +6,9 @@
  *
  * Env: BARE_WS_URL, BARE_SESSIONS_DIR, BARE_SECRET_KEY, BARE_IDS (comma-separated instance ids, may be empty),
  * BARE_OPEN (how many of them to open at start, default all), BARE_CONCURRENCY (opening at once, default 64).
- * IPC {type: 'grow', count} opens more, up to `count` in all.
+ * IPC {type: 'grow', count} opens more, up to `count` in all; {type: 'arrivals'} (bench/webhooks.ts, the inbound
+ * baseline) answers {event: 'arrivals', arrivals: [waId, epochMs][]} over IPC: when each WhatsApp id was first emitted
+ * in `messages.upsert`, since the last such request.
  * Prints JSON lines: {"event":"ready", count, openMs} each time every requested socket is open,
  * {"event":"closed", id, code} for a socket that closes. SIGTERM ends the sockets and exits.
  */
@@ -26,6 +28,8 @@ const sealer = new Sealer(env.BARE_SECRET_KEY ?? '', 'sessions')
 const print = (line: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(line)}\n`)
 const sockets: WASocket[] = []
 let stopping = false
+/** WhatsApp id → when `messages.upsert` first carried it (epoch ms, comparable across processes on one machine). */
+let arrivals = new Map<string, number>()
 
 /** Creds and every stored key of one session, copied into memory. */
 function loadSession(id: string): { creds: AuthenticationCreds; keys: MemoryKeyStore } {
@@ -51,6 +55,10 @@ function open(id: string): Promise<void> {
   const sock = makeWASocket({ waWebSocketUrl: env.BARE_WS_URL, auth: auth.state, logger: silentLogger })
   sockets.push(sock)
   sock.ev.on('creds.update', auth.saveCreds)
+  sock.ev.on('messages.upsert', ({ messages }) => {
+    const at = performance.timeOrigin + performance.now()
+    for (const m of messages) if (m.key.id && !arrivals.has(m.key.id)) arrivals.set(m.key.id, at)
+  })
   return new Promise((resolve) => {
     sock.ev.on('connection.update', (u) => {
       if (u.connection === 'open') resolve()
@@ -75,6 +83,10 @@ async function growTo(count: number): Promise<void> {
 let growing = growTo(Number(env.BARE_OPEN ?? ids.length))
 process.on('message', (message: { type?: string; count?: number }) => {
   if (message.type === 'grow') growing = growing.then(() => growTo(Number(message.count)))
+  if (message.type === 'arrivals') {
+    process.send?.({ event: 'arrivals', arrivals: [...arrivals] })
+    arrivals = new Map()
+  }
 })
 // Idle: the sockets' own keep-alive timers are all that runs; this one only keeps a 0-socket process alive.
 const idle = setInterval(() => undefined, 60_000)
