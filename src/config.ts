@@ -59,6 +59,13 @@ export interface Config {
     readonly perEndpointConcurrency: number
     readonly secretGraceMs: number
   }
+  readonly events: {
+    /**
+     * Days an event, its deliveries and their attempts are kept once every delivery is over (succeeded or failed);
+     * 0 keeps them forever. An event with a pending delivery is never deleted.
+     */
+    readonly retentionDays: number
+  }
   readonly media: {
     readonly retentionDays: number
     readonly linkTtlSeconds: number
@@ -224,6 +231,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
       timeoutMs: e.int('WEBHOOK_TIMEOUT_MS', 10_000, 100, MINUTE),
       perEndpointConcurrency: e.int('WEBHOOK_CONCURRENCY_PER_ENDPOINT', 4, 1, 256),
       secretGraceMs: e.int('WEBHOOK_SECRET_GRACE_MS', 24 * HOUR, 0, 30 * 24 * HOUR),
+    },
+    events: {
+      retentionDays: e.int('EVENTS_RETENTION_DAYS', 7, 0, 3650),
     },
     media: {
       retentionDays: e.int('MEDIA_RETENTION_DAYS', 30, 0, 3650),

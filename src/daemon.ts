@@ -14,6 +14,7 @@ import { shareOneAsyncLocalStorage } from './whatsapp/single-async-local-storage
 import { Outbox } from './events/outbox.js'
 import { createEventDelivery, type EventDelivery } from './events/index.js'
 import { SinkDirectory } from './events/sinks.js'
+import { EventRetention } from './events/retention.js'
 import { createMessaging, type Messaging } from './messages/index.js'
 import { prepareMedia } from './media/index.js'
 import { createGuardedAgent } from './net/index.js'
@@ -32,6 +33,8 @@ export interface Daemon {
   metrics: GatewayMetrics
   /** inbound events, webhooks, tenants' cores, delivery worker, inbound media */
   events: EventDelivery
+  /** deletes delivered events past EVENTS_RETENTION_DAYS, at listen and hourly */
+  eventRetention: EventRetention
   /** Set only on the first start without GATEWAY_ADMIN_TOKEN: print it once. */
   generatedAdminToken: string | undefined
   /** Listens, then restores sessions in the background; resolves with the bound address. */
@@ -91,8 +94,14 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   const pairingLinks = new PairingLinks(secretKey, config.publicUrl, config.pairing.linkTtlSeconds)
   const app = await buildApp({ config, logger, db, instances, manager, adminTokenHash: admin.hash, messages: messaging.service, events, metrics, pairingLinks })
   let restoring: Promise<void> = Promise.resolve()
-  const pruneSent = setInterval(() => sentMessages.prune(), 3600_000)
-  pruneSent.unref()
+  const eventRetention = new EventRetention({ db, retentionDays: config.events.retentionDays, logger: logger.child({ module: 'events' }) })
+  // Old rows out: sent content for retry receipts, and finished events with their deliveries (in chunks, async).
+  const prune = () => {
+    eventRetention.sweepInBackground()
+    sentMessages.prune()
+  }
+  const pruneTimer = setInterval(prune, 3600_000)
+  pruneTimer.unref()
   return {
     app,
     db,
@@ -100,21 +109,23 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     messaging,
     metrics,
     events,
+    eventRetention,
     generatedAdminToken: admin.generated,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host })
       events.start()
-      sentMessages.prune()
+      prune()
       restoring = manager.restoreAll().catch((err: unknown) => logger.error({ err }, 'restoring instances failed'))
       return address
     },
     async close() {
-      clearInterval(pruneSent)
+      clearInterval(pruneTimer)
       await app.close()
       messaging.service.stop()
       await messaging.dispatcher.stop()
       manager.shutdown()
       await events.stop()
+      await eventRetention.stop()
       await restoring
       await db.close()
     },

@@ -57,4 +57,13 @@ describe('config', () => {
     }
     expect((error as ConfigError).problems).toHaveLength(8)
   })
+
+  it('keeps finished events 7 days by default; EVENTS_RETENTION_DAYS=0 keeps them forever', () => {
+    expect(loadConfig({}).events.retentionDays).toBe(7)
+    expect(loadConfig({ EVENTS_RETENTION_DAYS: '0' }).events.retentionDays).toBe(0)
+    expect(loadConfig({ EVENTS_RETENTION_DAYS: '90' }).events.retentionDays).toBe(90)
+    for (const bad of ['-1', '1.5', 'week', '3651']) {
+      expect(() => loadConfig({ EVENTS_RETENTION_DAYS: bad })).toThrow(/EVENTS_RETENTION_DAYS/)
+    }
+  })
 })
