@@ -132,14 +132,14 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     this.maxInFlight = deps.maxInFlight ?? 512
     this.leaseMs = deps.leaseMs ?? 60_000
     const sqlite = deps.db.sqlite
-    // Hot path: plain prepared statements (compiled once), positional parameters; each walks deliveries_sink_due
-    // for one sink only.
+    // Hot path: plain prepared statements (compiled once), positional parameters; each walks deliveries_pending
+    // for one sink only (rows by rowid: no second lookup through the id index).
     this.stmt = {
       // (lease_until, claim, sink_kind, sink_id, now, now, limit)
       claim: sqlite.prepare(`
         UPDATE deliveries SET lease_until = ?, claim = ?
-        WHERE id IN (
-          SELECT id FROM deliveries
+        WHERE seq IN (
+          SELECT seq FROM deliveries
           WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND next_attempt_at <= ?
             AND (claim IS NULL OR lease_until <= ?)
           ORDER BY next_attempt_at LIMIT ?
