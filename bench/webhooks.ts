@@ -18,7 +18,7 @@
  *     records and delivers), and this process, which only runs the webhook receiver.
  *     Then the baseline: the daemon stops and bench/lib/bare-baileys-child.ts opens the same sessions in bare Baileys
  *     sockets, which get the same traffic and only decrypt, send the receipt and emit `messages.upsert` (its time is
- *     the arrival). Same rate, same runs; also each side's CPU per message. (Skipped with BENCH_CPU_PROF=1.)
+ *     the arrival). Same rate, same runs; also each side's CPU per message (BENCH_CPU_PROF=1 profiles it too).
  *     Latency per message = receiver got the POST (it answers 204 at once) − the simulator handed the encrypted stanza
  *     to the daemon's socket, both as epoch times (performance.timeOrigin + now()) on one machine. Also shown: the
  *     latency from each message's *scheduled* time (adds the simulator's own queueing), and the offered rate
@@ -291,6 +291,19 @@ async function latencyReceiver(): Promise<{ server: Server; url: string; arrival
   }
 }
 
+/** The main thread's profile in `dir` (the largest .cpuprofile) summarised to summary.txt; answers its path. */
+function summariseMainThread(dir: string, name: string, opts: BenchOptions): string | undefined {
+  if (!fs.existsSync(dir)) return undefined
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(dir, f))
+  const file = files.sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0]
+  if (!file) return undefined
+  const frames = [...summarizeProfile(file).frames].sort((a, b) => b.selfMs - a.selfMs).slice(0, 60)
+  const summary = path.join(dir, 'summary.txt')
+  fs.writeFileSync(summary, frames.map((f) => `${f.selfMs.toFixed(0).padStart(7)} ms self ${f.totalMs.toFixed(0).padStart(7)} ms total  ${f.frame}`).join('\n') + '\n')
+  opts.log(`${name} profile: ${path.relative(process.cwd(), file)} (summary ${path.relative(process.cwd(), summary)})`)
+  return path.relative(process.cwd(), summary)
+}
+
 interface SimChild extends SimProcess {
   /** A bench command to inbound-sim.ts over IPC. */
   command<T>(message: Record<string, unknown>): Promise<T>
@@ -490,9 +503,10 @@ async function inboundLatency(opts: BenchOptions) {
     // receipt and emit `messages.upsert`, and do nothing else. The daemon stops first (one device, one connection).
     await gw.stop()
     gw = undefined
-    if (!profile) {
+    {
       bare = spawnNode('bench/lib/bare-baileys-child.ts', {
         trustSim: true,
+        ...(profile ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, 'bare')}`] } : {}),
         env: { WASIM_ROOT_PUBLIC_KEY: sim.rootPublicKey, BARE_WS_URL: sim.wsUrl, BARE_SESSIONS_DIR: sessionsDir, BARE_SECRET_KEY: SECRET_KEY, BARE_IDS: ids.join(',') },
       })
       await bare.waitForLine((_l, json) => (json?.event === 'ready' ? true : undefined), 60_000)
@@ -512,16 +526,7 @@ async function inboundLatency(opts: BenchOptions) {
     else fs.rmSync(dir, { recursive: true, force: true })
     if (missing.length) opts.log(`not delivered in time: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`)
   }
-  let profileSummary: string | undefined
-  if (profile && fs.existsSync(profileDir)) {
-    const file = fs.readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => path.join(profileDir, f)).sort((a, b) => fs.statSync(b).size - fs.statSync(a).size)[0]
-    if (file) {
-      const summary = summarizeProfile(file)
-      profileSummary = path.join(profileDir, 'summary.txt')
-      fs.writeFileSync(profileSummary, [...summary.frames].sort((a, b) => b.selfMs - a.selfMs).slice(0, 60).map((f) => `${f.selfMs.toFixed(0).padStart(7)} ms self ${f.totalMs.toFixed(0).padStart(7)} ms total  ${f.frame}`).join('\n') + '\n')
-      opts.log(`daemon profile: ${path.relative(process.cwd(), file)} (summary ${path.relative(process.cwd(), profileSummary)})`)
-    }
-  }
+  const profileSummaries = profile ? [summariseMainThread(profileDir, 'daemon', opts), summariseMainThread(path.join(profileDir, 'bare'), 'bare Baileys', opts)].filter(Boolean) : []
   const p99 = runs.map((r) => r.fromSent.p99)
   const p50 = runs.map((r) => r.fromSent.p50)
   const offered = runs.map((r) => r.offeredPerSec)
@@ -552,7 +557,7 @@ async function inboundLatency(opts: BenchOptions) {
     { id: 'webhooks.inbound_p99_from_schedule', label: 'same p99, from the scheduled send time', unit: 'ms', value: median(schedP99), runs: schedP99 },
     withBare('webhooks.inbound_cpu_per_message', 'CPU per inbound message (process, all threads)', 'ms', (r) => r.cpuMsPerMessage),
   ]
-  return { figures, details: { rate, seconds, instances, customers: customerCount, runs, bareRuns, ...(profileSummary ? { profile: profileSummary } : {}) } }
+  return { figures, details: { rate, seconds, instances, customers: customerCount, runs, bareRuns, ...(profileSummaries.length ? { profiles: profileSummaries } : {}) } }
 }
 
 export async function run(opts: BenchOptions): Promise<BenchResult> {
