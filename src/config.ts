@@ -66,6 +66,13 @@ export interface Config {
      */
     readonly retentionDays: number
   }
+  readonly messages: {
+    /**
+     * Days a message (inbound or outbound, with its text) is kept once its status is final (received, sent, delivered,
+     * read, played, failed); 0 keeps them forever. A message still to be sent (`queued`) is never deleted.
+     */
+    readonly retentionDays: number
+  }
   readonly media: {
     readonly retentionDays: number
     readonly linkTtlSeconds: number
@@ -234,6 +241,9 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     events: {
       retentionDays: e.int('EVENTS_RETENTION_DAYS', 7, 0, 3650),
+    },
+    messages: {
+      retentionDays: e.int('MESSAGES_RETENTION_DAYS', 90, 0, 3650),
     },
     media: {
       retentionDays: e.int('MEDIA_RETENTION_DAYS', 30, 0, 3650),

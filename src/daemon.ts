@@ -15,6 +15,7 @@ import { Outbox } from './events/outbox.js'
 import { createEventDelivery, type EventDelivery } from './events/index.js'
 import { SinkDirectory } from './events/sinks.js'
 import { EventRetention } from './events/retention.js'
+import { MessageRetention } from './messages/retention.js'
 import { createMessaging, type Messaging } from './messages/index.js'
 import { prepareMedia } from './media/index.js'
 import { createGuardedAgent } from './net/index.js'
@@ -35,6 +36,8 @@ export interface Daemon {
   events: EventDelivery
   /** deletes delivered events past EVENTS_RETENTION_DAYS, at listen and hourly */
   eventRetention: EventRetention
+  /** deletes finished messages past MESSAGES_RETENTION_DAYS, at listen and hourly */
+  messageRetention: MessageRetention
   /** Set only on the first start without GATEWAY_ADMIN_TOKEN: print it once. */
   generatedAdminToken: string | undefined
   /** Listens, then restores sessions in the background; resolves with the bound address. */
@@ -95,9 +98,12 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   const app = await buildApp({ config, logger, db, instances, manager, adminTokenHash: admin.hash, messages: messaging.service, events, metrics, pairingLinks })
   let restoring: Promise<void> = Promise.resolve()
   const eventRetention = new EventRetention({ db, retentionDays: config.events.retentionDays, logger: logger.child({ module: 'events' }) })
-  // Old rows out: sent content for retry receipts, and finished events with their deliveries (in chunks, async).
+  const messageRetention = new MessageRetention({ db, retentionDays: config.messages.retentionDays, logger: logger.child({ module: 'messages' }) })
+  // Old rows out: sent content for retry receipts, finished events with their deliveries, and finished messages
+  // (the last two in chunks, async).
   const prune = () => {
     eventRetention.sweepInBackground()
+    messageRetention.sweepInBackground()
     sentMessages.prune()
   }
   const pruneTimer = setInterval(prune, 3600_000)
@@ -110,6 +116,7 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     metrics,
     events,
     eventRetention,
+    messageRetention,
     generatedAdminToken: admin.generated,
     async listen() {
       const address = await app.listen({ port: config.port, host: config.host })
@@ -125,7 +132,7 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
       await messaging.dispatcher.stop()
       manager.shutdown()
       await events.stop()
-      await eventRetention.stop()
+      await Promise.all([eventRetention.stop(), messageRetention.stop()])
       await restoring
       await db.close()
     },

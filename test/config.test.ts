@@ -66,4 +66,13 @@ describe('config', () => {
       expect(() => loadConfig({ EVENTS_RETENTION_DAYS: bad })).toThrow(/EVENTS_RETENTION_DAYS/)
     }
   })
+
+  it('keeps finished messages 90 days by default; MESSAGES_RETENTION_DAYS=0 keeps them forever', () => {
+    expect(loadConfig({}).messages.retentionDays).toBe(90)
+    expect(loadConfig({ MESSAGES_RETENTION_DAYS: '0' }).messages.retentionDays).toBe(0)
+    expect(loadConfig({ MESSAGES_RETENTION_DAYS: '7' }).messages.retentionDays).toBe(7)
+    for (const bad of ['-1', '1.5', 'month', '3651']) {
+      expect(() => loadConfig({ MESSAGES_RETENTION_DAYS: bad })).toThrow(/MESSAGES_RETENTION_DAYS/)
+    }
+  })
 })
