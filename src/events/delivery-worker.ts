@@ -102,9 +102,9 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
   private cycleQueued = false
   private timer: NodeJS.Timeout | undefined
   private finalsTimer: NodeJS.Timeout | undefined
-  /** Claims of reserved rows: this process's random prefix and a counter (unique without a random draw each). */
-  private readonly reservePrefix = randomBytes(6).toString('base64url')
-  private reserveCount = 0
+  /** Claims: this process's random prefix and a counter (unique without a random draw each). */
+  private readonly claimPrefix = randomBytes(6).toString('base64url')
+  private claimCount = 0
   private readonly now: () => number
   private readonly maxInFlight: number
   private readonly leaseMs: number
@@ -199,7 +199,11 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     const used = this.inFlightBySink.get(key) ?? 0
     if (used >= this.deps.perEndpointConcurrency) return undefined
     this.take(key)
-    return { claim: `${this.reservePrefix}.${(this.reserveCount++).toString(36)}`, leaseUntil: now + this.leaseMs }
+    return { claim: this.newClaim(), leaseUntil: now + this.leaseMs }
+  }
+
+  private newClaim(): string {
+    return `${this.claimPrefix}.${(this.claimCount++).toString(36)}`
   }
 
   /** After the producer's transaction: starts the reserved attempts whose rows were committed; frees the others. */
@@ -290,7 +294,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       }
     }
     const out: Array<{ key: string; row: Claimed }> = []
-    const claim = randomBytes(9).toString('base64url')
+    const claim = this.newClaim()
     let free = this.maxInFlight - this.inFlight
     for (const [key, entry] of this.due) {
       if (free <= 0) break

@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync } from 'node:crypto'
+import { randomChunk } from '../ids.js'
 
 const VERSION = 1
 const IV_BYTES = 12
@@ -17,7 +18,9 @@ export class Sealer {
   }
 
   seal(plaintext: Buffer, associatedData?: string): Buffer {
-    const iv = randomBytes(IV_BYTES)
+    // From the pooled CSPRNG (ids.ts): every Signal key write of every session is sealed, and a `randomBytes` call
+    // each is a crypto job that every enabled AsyncLocalStorage visits (it showed up per inbound message).
+    const iv = Buffer.from(randomChunk(IV_BYTES))
     const cipher = createCipheriv('aes-256-gcm', this.key, iv)
     if (associatedData) cipher.setAAD(Buffer.from(associatedData, 'utf8'))
     const body = Buffer.concat([cipher.update(plaintext), cipher.final()])
