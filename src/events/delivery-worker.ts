@@ -108,8 +108,9 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
   private readonly now: () => number
   private readonly maxInFlight: number
   private readonly leaseMs: number
+  /** The claim statement for each number of free slots (see claimStatement). */
+  private readonly claimBySlots = new Map<number, Statement>()
   private readonly stmt: {
-    claim: Statement
     reservedExists: Statement
     nextForSink: Statement
     dueSinks: Statement
@@ -135,16 +136,6 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     // Hot path: plain prepared statements (compiled once), positional parameters; each walks deliveries_pending
     // for one sink only (rows by rowid: no second lookup through the id index).
     this.stmt = {
-      // (lease_until, claim, sink_kind, sink_id, now, now, limit)
-      claim: sqlite.prepare(`
-        UPDATE deliveries SET lease_until = ?, claim = ?
-        WHERE seq IN (
-          SELECT seq FROM deliveries
-          WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND next_attempt_at <= ?
-            AND (claim IS NULL OR lease_until <= ?)
-          ORDER BY next_attempt_at LIMIT ?
-        )
-        RETURNING id, event_id, sink_kind, sink_id, attempts, claim`),
       reservedExists: sqlite.prepare(`SELECT 1 FROM deliveries WHERE id = ? AND claim = ?`),
       nextForSink: sqlite.prepare(`
         SELECT next_attempt_at AS at FROM deliveries
@@ -302,7 +293,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       const slots = Math.min(this.deps.perEndpointConcurrency - (this.inFlightBySink.get(key) ?? 0), free)
       // A saturated endpoint keeps its entry; one of its own completions wakes the worker. Others go on meanwhile.
       if (slots <= 0) continue
-      const rows = this.stmt.claim.all(now + this.leaseMs, claim, entry.ref.kind, entry.ref.id, now, now, slots) as Claimed[]
+      const rows = this.claimStatement(slots).all(now + this.leaseMs, claim, entry.ref.kind, entry.ref.id, now, now) as Claimed[]
       for (const row of rows) out.push({ key, row })
       free -= rows.length
       // As many rows as slots: more may be due, and the sink stays due now. Fewer: the sink's backlog is drained;
@@ -313,6 +304,28 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       else entry.at = next.at
     }
     return out
+  }
+
+  /**
+   * Claims up to `slots` due rows of one sink: (lease_until, claim, sink_kind, sink_id, now, now). The limit is a
+   * literal, one statement per value (at most perEndpointConcurrency of them): with `LIMIT ?` SQLite 3.x ran this
+   * UPDATE 3–4× slower (66 against 16 µs for one row, measured), and it runs once per delivery under load.
+   */
+  private claimStatement(slots: number): Statement {
+    let statement = this.claimBySlots.get(slots)
+    if (!statement) {
+      statement = this.deps.db.sqlite.prepare(`
+        UPDATE deliveries SET lease_until = ?, claim = ?
+        WHERE seq IN (
+          SELECT seq FROM deliveries
+          WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND next_attempt_at <= ?
+            AND (claim IS NULL OR lease_until <= ?)
+          ORDER BY next_attempt_at LIMIT ${Math.trunc(slots)}
+        )
+        RETURNING id, event_id, sink_kind, sink_id, attempts, claim`)
+      this.claimBySlots.set(slots, statement)
+    }
+    return statement
   }
 
   private launch(key: string, row: Claimed): void {
