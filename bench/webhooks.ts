@@ -501,6 +501,7 @@ async function inboundLatency(opts: BenchOptions) {
 
     // The baseline: the same sessions in bare Baileys sockets (bare-baileys-child.ts), which decrypt, send the
     // receipt and emit `messages.upsert`, and do nothing else. The daemon stops first (one device, one connection).
+    if (keep) fs.writeFileSync(path.join(dir, 'gateway.log'), gw.child.lines.join('\n'))
     await gw.stop()
     gw = undefined
     {
