@@ -58,21 +58,15 @@ describe('config', () => {
     expect((error as ConfigError).problems).toHaveLength(8)
   })
 
-  it('keeps finished events 7 days by default; EVENTS_RETENTION_DAYS=0 keeps them forever', () => {
-    expect(loadConfig({}).events.retentionDays).toBe(7)
-    expect(loadConfig({ EVENTS_RETENTION_DAYS: '0' }).events.retentionDays).toBe(0)
-    expect(loadConfig({ EVENTS_RETENTION_DAYS: '90' }).events.retentionDays).toBe(90)
+  it.each([
+    ['EVENTS_RETENTION_DAYS', 'events', 7],
+    ['MESSAGES_RETENTION_DAYS', 'messages', 90],
+  ] as const)('%s: finished rows kept %s/%i days by default; 0 keeps them forever', (name, section, days) => {
+    expect(loadConfig({})[section].retentionDays).toBe(days)
+    expect(loadConfig({ [name]: '0' })[section].retentionDays).toBe(0)
+    expect(loadConfig({ [name]: '30' })[section].retentionDays).toBe(30)
     for (const bad of ['-1', '1.5', 'week', '3651']) {
-      expect(() => loadConfig({ EVENTS_RETENTION_DAYS: bad })).toThrow(/EVENTS_RETENTION_DAYS/)
-    }
-  })
-
-  it('keeps finished messages 90 days by default; MESSAGES_RETENTION_DAYS=0 keeps them forever', () => {
-    expect(loadConfig({}).messages.retentionDays).toBe(90)
-    expect(loadConfig({ MESSAGES_RETENTION_DAYS: '0' }).messages.retentionDays).toBe(0)
-    expect(loadConfig({ MESSAGES_RETENTION_DAYS: '7' }).messages.retentionDays).toBe(7)
-    for (const bad of ['-1', '1.5', 'month', '3651']) {
-      expect(() => loadConfig({ MESSAGES_RETENTION_DAYS: bad })).toThrow(/MESSAGES_RETENTION_DAYS/)
+      expect(() => loadConfig({ [name]: bad })).toThrow(new RegExp(name))
     }
   })
 })

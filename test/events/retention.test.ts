@@ -11,6 +11,7 @@ import { Outbox } from '../../src/events/outbox.js'
 import { EventRetention } from '../../src/events/retention.js'
 import type { SinkDirectory, SinkRef } from '../../src/events/sinks.js'
 import { silentLogger } from '../../src/logger.js'
+import { testEnv } from '../helpers/harness.js'
 
 const DAY = 86_400_000
 const NOW = Date.parse('2030-06-15T12:00:00.000Z')
@@ -187,15 +188,7 @@ describe('daemon', () => {
     seeded.event(31, ['failed'])
     const recent = seeded.event(29, ['succeeded'])
     await seeded.db.close()
-    const config = loadConfig({
-      DATA_DIR: path.join(dir, 'data'),
-      SESSIONS_DIR: path.join(dir, 'sessions'),
-      GATEWAY_ADMIN_TOKEN: 'test-admin-token-0123456789',
-      GATEWAY_SECRET_KEY: 'test-secret-key-0123456789-0123456789',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      EVENTS_RETENTION_DAYS: '30',
-    })
+    const config = loadConfig(testEnv(undefined, dir, { EVENTS_RETENTION_DAYS: '30' }))
     const daemon = await createDaemon(config, silentLogger)
     cleanups.push(() => daemon.close())
 

@@ -15,14 +15,14 @@ export function basicAuth(user: string, token: string): { authorization: string 
   return { authorization: `Basic ${Buffer.from(`${user}:${token}`).toString('base64')}` }
 }
 
-/** Environment for a daemon under test: temp dirs, the simulator's socket, fast timings. */
-export function testEnv(sim: WaSimulator, dir: string, extra: Record<string, string> = {}): Record<string, string> {
+/** Environment for a daemon under test: temp dirs, the simulator's socket (when there is one), fast timings. */
+export function testEnv(sim: WaSimulator | undefined, dir: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATA_DIR: path.join(dir, 'data'),
     SESSIONS_DIR: path.join(dir, 'sessions'),
     GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
     GATEWAY_SECRET_KEY: SECRET_KEY,
-    WA_WS_URL: sim.wsUrl,
+    ...(sim ? { WA_WS_URL: sim.wsUrl } : {}),
     LOG_LEVEL: 'silent',
     LOG_PRETTY: 'false',
     PORT: '0',

@@ -10,10 +10,10 @@ import { migrations } from '../../src/db/migrations/index.js'
 import { InboundMediaStore } from '../../src/inbound/media-store.js'
 import { silentLogger } from '../../src/logger.js'
 import { FINISHED_OUTBOUND_STATUSES, MessageRetention } from '../../src/messages/retention.js'
+import { adminHeaders, testEnv } from '../helpers/harness.js'
 
 const DAY = 86_400_000
 const NOW = Date.parse('2030-06-15T12:00:00.000Z')
-const ADMIN_TOKEN = 'test-admin-token-0123456789'
 
 const cleanups: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -171,15 +171,7 @@ describe('daemon', () => {
     const queued = seeded.message(40, { direction: 'outbound', status: 'queued' })
     const recent = seeded.message(29)
     await seeded.db.close()
-    const config = loadConfig({
-      DATA_DIR: path.join(dir, 'data'),
-      SESSIONS_DIR: path.join(dir, 'sessions'),
-      GATEWAY_ADMIN_TOKEN: ADMIN_TOKEN,
-      GATEWAY_SECRET_KEY: 'test-secret-key-0123456789-0123456789',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      MESSAGES_RETENTION_DAYS: '30',
-    })
+    const config = loadConfig(testEnv(undefined, dir, { MESSAGES_RETENTION_DAYS: '30' }))
     const daemon = await createDaemon(config, silentLogger)
     cleanups.push(() => daemon.close())
 
@@ -187,7 +179,7 @@ describe('daemon', () => {
     await daemon.messageRetention.stop() // waits for the sweep listen started
 
     expect(daemon.db.sqlite.prepare('SELECT id FROM messages ORDER BY seq').pluck().all()).toEqual([queued, recent])
-    const get = (id: string) => daemon.app.inject({ method: 'GET', url: `/api/v1/messages/${id}`, headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })
+    const get = (id: string) => daemon.app.inject({ method: 'GET', url: `/api/v1/messages/${id}`, headers: adminHeaders })
     for (const id of [old, oldSent]) {
       const res = await get(id)
       expect(res.statusCode).toBe(404)
