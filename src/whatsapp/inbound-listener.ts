@@ -78,19 +78,22 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
   // rather than only at the next socket; while replays keep failing, wait twice as long each time.
   let replayTimer: NodeJS.Timeout | undefined
   let replayDelayMs = REPLAY_FIRST_DELAY_MS
+  let closed = false
+  const replay = async () => {
+    const allRecorded = await replayLeftovers(connection, recorder, logger)
+    replayDelayMs = allRecorded ? REPLAY_FIRST_DELAY_MS : Math.min(replayDelayMs * 2, REPLAY_MAX_DELAY_MS)
+    if (!allRecorded) scheduleReplay()
+  }
   const scheduleReplay = () => {
-    if (replayTimer) return
+    if (replayTimer || closed) return
     replayTimer = setTimeout(() => {
-      void replayLeftovers(connection, recorder, logger).then((allRecorded) => {
-        replayTimer = undefined
-        replayDelayMs = allRecorded ? REPLAY_FIRST_DELAY_MS : Math.min(replayDelayMs * 2, REPLAY_MAX_DELAY_MS)
-        if (!allRecorded) scheduleReplay()
-      })
+      replayTimer = undefined
+      void replay()
     }, replayDelayMs)
   }
   connection.once('close', () => {
+    closed = true
     clearTimeout(replayTimer)
-    replayTimer = undefined
   })
 
   sock.ev.on('messages.upsert', ({ messages, type }) => {
@@ -110,7 +113,8 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
     }
   })
 
-  void replayLeftovers(connection, recorder, logger)
+  // What a crash left in the journal, before this socket's first frame.
+  void replay()
 }
 
 const REPLAY_FIRST_DELAY_MS = 1_000
