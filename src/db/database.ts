@@ -57,14 +57,20 @@ export class Database {
     return this.prepare(sql).run(...(parameters as unknown[])).changes
   }
 
-  /**
-   * A synchronous transaction: `fn` must not await. Nested calls become savepoints.
-   * BEGIN IMMEDIATE: the write lock is taken (waiting up to busy_timeout) before `fn` reads anything. A deferred
-   * transaction that reads first and then writes fails at once with SQLITE_BUSY ("database is locked", no busy
-   * wait) when its read snapshot went stale meanwhile — which the checkpointer's RESTART does (checkpointer.ts).
-   */
+  /** A synchronous transaction: `fn` must not await. Nested calls become savepoints. */
   tx<T>(fn: () => T): T {
-    return this.sqlite.transaction(fn).immediate()
+    return this.transaction(fn)()
+  }
+
+  /**
+   * `fn` as a transaction, built once for a hot path that calls it many times (better-sqlite3 builds four wrapper
+   * functions per `transaction()` call). BEGIN IMMEDIATE: the write lock is taken (waiting up to busy_timeout)
+   * before `fn` reads anything. A deferred transaction that reads first and then writes fails at once with
+   * SQLITE_BUSY ("database is locked", no busy wait) when its read snapshot went stale meanwhile — which the
+   * checkpointer's RESTART does (checkpointer.ts).
+   */
+  transaction<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
+    return this.sqlite.transaction(fn).immediate
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, randomBytes, type KeyObject } from 'node:crypto'
+import { BoundedCache } from '../bounded-cache.js'
 
 /** A fresh Standard Webhooks secret: `whsec_` + base64 of 32 random bytes. Shown once, stored sealed. */
 export function generateWebhookSecret(): string {
@@ -15,20 +16,22 @@ export function standardWebhooksKey(secret: string): Buffer {
 
 /**
  * Each secret's two HMAC keys, imported once: every delivery is signed, and importing a key per signature (and
- * decoding the `whsec_` base64 each time) cost about a third of the signing. Bounded by the number of live secrets;
- * emptied if it ever holds more than that could explain (secrets rotated away are not tracked individually).
+ * decoding the `whsec_` base64 each time) cost about a third of the signing. Bounded: rotated-out secrets age out.
  */
-const keyCache = new Map<string, { plixa: KeyObject; standard: KeyObject }>()
-const KEY_CACHE_MAX = 10_000
+const keyCache = new BoundedCache(10_000)
 
-function signingKeys(secret: string): { plixa: KeyObject; standard: KeyObject } {
-  let keys = keyCache.get(secret)
+function signingKeys(secret: string): SigningKeys {
+  let keys = keyCache.get<SigningKeys>(secret)
   if (!keys) {
-    if (keyCache.size >= KEY_CACHE_MAX) keyCache.clear()
     keys = { plixa: createSecretKey(Buffer.from(secret, 'utf8')), standard: createSecretKey(standardWebhooksKey(secret)) }
     keyCache.set(secret, keys)
   }
   return keys
+}
+
+interface SigningKeys {
+  plixa: KeyObject
+  standard: KeyObject
 }
 
 /** What one attempt sends besides the body. */

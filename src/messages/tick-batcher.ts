@@ -20,7 +20,7 @@ interface Pending {
 export class TickBatcher {
   private pending: Pending[] = []
   private lastCommitAt = -Infinity
-  /** Prepared once: better-sqlite3 builds four wrapper functions for every `transaction()` call. */
+  /** Built once (Database.transaction). */
   private readonly commitAll: (batch: Pending[]) => unknown[]
   private readonly commitOne: (item: Pending) => unknown
 
@@ -28,8 +28,8 @@ export class TickBatcher {
     private readonly db: Database,
     private readonly minIntervalMs = 1,
   ) {
-    this.commitAll = db.sqlite.transaction((batch: Pending[]) => batch.map((item) => item.write())).immediate
-    this.commitOne = db.sqlite.transaction((item: Pending) => item.write()).immediate
+    this.commitAll = db.transaction((batch: Pending[]) => batch.map((item) => item.write()))
+    this.commitOne = db.transaction((item: Pending) => item.write())
   }
 
   run<T>(write: () => T): Promise<T> {

@@ -11,7 +11,7 @@ import makeWASocket, {
 import type { Logger } from '../logger.js'
 import { classifyClose, type CloseInfo } from './close-reason.js'
 import type { SessionStore } from './auth-store.js'
-import { BoundedCache } from './bounded-cache.js'
+import { BoundedCache } from '../bounded-cache.js'
 import { serialiseSignalTransactions } from './one-signal-transaction.js'
 import type { SentMessageLog } from './sent-messages.js'
 

@@ -1,26 +1,21 @@
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { openDatabase, type Database } from '../../src/db/database.js'
+import { useCleanups } from '../helpers/cleanups.js'
 
 describe('Database.tx', () => {
-  const cleanups: Array<() => Promise<void> | void> = []
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-  })
+  const { defer, tempDir } = useCleanups()
 
   function open(): { db: Database; other: BetterSqlite3.Database } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wagw-db-'))
-    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const dir = tempDir('wagw-db-')
     const file = path.join(dir, 'gateway.db')
     const db = openDatabase({ file, migrations: [{ version: 1, name: 't', up: 'CREATE TABLE t (v TEXT)' }] })
-    cleanups.push(() => db.close())
+    defer(() => db.close())
     // Another connection to the same file, as the background checkpointer has; it does not wait for locks.
     const other = new BetterSqlite3(file)
     other.pragma('busy_timeout = 0')
-    cleanups.push(() => void other.close())
+    defer(() => void other.close())
     return { db, other }
   }
 

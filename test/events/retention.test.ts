@@ -1,8 +1,6 @@
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { createDaemon } from '../../src/daemon.js'
 import { openDatabase, type Database } from '../../src/db/database.js'
@@ -11,6 +9,7 @@ import { Outbox } from '../../src/events/outbox.js'
 import { EventRetention } from '../../src/events/retention.js'
 import type { SinkDirectory, SinkRef } from '../../src/events/sinks.js'
 import { silentLogger } from '../../src/logger.js'
+import { useCleanups } from '../helpers/cleanups.js'
 import { testEnv } from '../helpers/harness.js'
 
 const DAY = 86_400_000
@@ -18,21 +17,13 @@ const NOW = Date.parse('2030-06-15T12:00:00.000Z')
 const HOOK_A: SinkRef = { kind: 'webhook', id: 'wh_a' }
 const HOOK_B: SinkRef = { kind: 'webhook', id: 'wh_b' }
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wagw-retention-'))
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+const { defer, tempDir: makeTempDir } = useCleanups()
+const tempDir = () => makeTempDir('wagw-retention-')
 
 /** The real database file, migrations and outbox; `event(daysAgo)` appends an event that long before `now`. */
 function setup(dir = tempDir(), now = NOW) {
   const db = openDatabase({ file: path.join(dir, 'data', 'gateway.db'), migrations })
-  cleanups.push(() => db.close())
+  defer(() => db.close())
   let clock = now
   let sinks: readonly SinkRef[] = [HOOK_A, HOOK_B]
   const directory = { subscribers: () => sinks } as unknown as SinkDirectory
@@ -190,7 +181,7 @@ describe('daemon', () => {
     await seeded.db.close()
     const config = loadConfig(testEnv(undefined, dir, { EVENTS_RETENTION_DAYS: '30' }))
     const daemon = await createDaemon(config, silentLogger)
-    cleanups.push(() => daemon.close())
+    defer(() => daemon.close())
 
     await daemon.listen()
     await daemon.eventRetention.stop() // waits for the sweep listen started

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { reconnectDelay } from '../../src/instances/backoff.js'
 import { classifyClose } from '../../src/whatsapp/close-reason.js'
-import { BoundedCache } from '../../src/whatsapp/bounded-cache.js'
+import { BoundedCache } from '../../src/bounded-cache.js'
 
 const boom = (statusCode: number, message = '', data?: unknown) => ({ message, output: { statusCode }, data })
 

@@ -1,8 +1,7 @@
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import pino from 'pino'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config.js'
 import { createDaemon } from '../../src/daemon.js'
 import { openDatabase } from '../../src/db/database.js'
@@ -10,21 +9,14 @@ import { migrations } from '../../src/db/migrations/index.js'
 import { InboundMediaStore } from '../../src/inbound/media-store.js'
 import { silentLogger } from '../../src/logger.js'
 import { FINISHED_OUTBOUND_STATUSES, MessageRetention } from '../../src/messages/retention.js'
+import { useCleanups } from '../helpers/cleanups.js'
 import { adminHeaders, testEnv } from '../helpers/harness.js'
 
 const DAY = 86_400_000
 const NOW = Date.parse('2030-06-15T12:00:00.000Z')
 
-const cleanups: Array<() => Promise<void> | void> = []
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
-})
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wagw-msg-retention-'))
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+const { defer, tempDir: makeTempDir } = useCleanups()
+const tempDir = () => makeTempDir('wagw-msg-retention-')
 
 interface Seed {
   direction?: 'inbound' | 'outbound'
@@ -37,7 +29,7 @@ interface Seed {
 /** The real database file and migrations; `message(daysAgo, …)` inserts a message created that long before `now`. */
 function setup(dir = tempDir(), now = NOW) {
   const db = openDatabase({ file: path.join(dir, 'data', 'gateway.db'), migrations })
-  cleanups.push(() => db.close())
+  defer(() => db.close())
   const iso = (daysAgo: number) => new Date(now - daysAgo * DAY).toISOString()
   db.sqlite
     .prepare(`INSERT INTO instances (id, token_hash, status, created_at, updated_at) VALUES ('inst_x', 'hash', 'disconnected', ?, ?)`)
@@ -173,7 +165,7 @@ describe('daemon', () => {
     await seeded.db.close()
     const config = loadConfig(testEnv(undefined, dir, { MESSAGES_RETENTION_DAYS: '30' }))
     const daemon = await createDaemon(config, silentLogger)
-    cleanups.push(() => daemon.close())
+    defer(() => daemon.close())
 
     await daemon.listen()
     await daemon.messageRetention.stop() // waits for the sweep listen started

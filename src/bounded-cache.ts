@@ -1,6 +1,7 @@
 /**
- * A size-capped map with Baileys' CacheStore shape. Least recently *written* entries go first, which is enough for
- * the retry counters and device lists it holds; the point is a hard bound on memory per session.
+ * A size-capped map (with Baileys' CacheStore shape, so sockets take it as their caches). Least recently *written*
+ * entries go first, which is enough for what it holds (retry counters, device lists, signing keys); the point is a
+ * hard bound on memory.
  */
 export class BoundedCache {
   private readonly map = new Map<string, unknown>()
