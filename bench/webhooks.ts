@@ -7,7 +7,9 @@
  *     same concurrency and body, in the same run. Both POST to one receiver that runs in a worker thread, so neither
  *     shares its event loop with the server it measures (as a real receiver would not; with a receiver on the same
  *     thread half of each side's time is the receiver's, and the ratio says little). Each side gets a warm-up (JIT)
- *     before it is timed. The figure drains a burst (appends run ahead, so rows are claimed from a backlog); a second
+ *     before it is timed. A third loop, the durable floor (lib/durable-floor.ts: the bare loop plus only an event row
+ *     and a delivery row per delivery and its status update), shows what any crash-safe outbox keeps of the bare
+ *     rate on this machine. The figure drains a burst (appends run ahead, so rows are claimed from a backlog); a second
  *     pass appends at a fixed rate instead (a steady stream, where each delivery is claimed as it is appended) and
  *     shows the delivered rate and append → marked-done p99.
  *
@@ -48,6 +50,7 @@ import { silentLogger } from '../src/logger.js'
 import { parseCidrList } from '../src/net/cidr.js'
 import { Sealer } from '../src/security/sealing.js'
 import { summarizeProfile } from './lib/cpuprofile.js'
+import { durableFloorLoop } from './lib/durable-floor.js'
 import { gatewayEnv, pairInstances, SECRET_KEY, spawnGateway, type Gateway } from './lib/gateway.js'
 import { envInt, isMain, runStandalone, startResult } from './lib/main.js'
 import { httpJson, spawnNode, type NodeChild, type SimProcess } from './lib/procs.js'
@@ -89,6 +92,17 @@ export async function startReceiverThread(): Promise<{ url: string; close(): Pro
 
 const sampleData = { text: 'x'.repeat(900) }
 
+/**
+ * `fn`'s answer and the main thread's busy time per delivery while it ran (µs; event-loop utilisation, so the
+ * receiver thread's work is not counted). Steadier than the rates on a noisy machine: a neighbour's load stretches
+ * the wall clock but not much the work done per delivery.
+ */
+async function mainThreadBusy<T>(deliveries: number, fn: () => Promise<T>): Promise<{ value: T; busyUs: number }> {
+  const before = performance.eventLoopUtilization()
+  const value = await fn()
+  return { value, busyUs: (performance.eventLoopUtilization(before).active * 1000) / deliveries }
+}
+
 /** The bare baseline: `count` POSTs of `body`, `CONCURRENCY` at a time, over one undici Pool; answers req/s. */
 export async function bareLoop(url: string, body: Buffer, count: number): Promise<number> {
   const pool = new Pool(new URL(url).origin, { connections: CONCURRENCY })
@@ -120,7 +134,7 @@ export async function ourPipeline(
   count: number,
   warmup: number,
   ratePerSec?: number,
-): Promise<{ perSec: number; sample: Buffer | undefined; latency?: Summary }> {
+): Promise<{ perSec: number; busyUs: number; sample: Buffer | undefined; latency?: Summary }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wagw-bench-'))
   const db = openDatabase({ file: path.join(dir, 'gateway.db'), migrations })
   const sealer = new Sealer('bench-secret-0123456789-0123456789', 'webhooks')
@@ -187,10 +201,10 @@ export async function ourPipeline(
   }
   try {
     await phase(warmup)
-    const perSec = await phase(count, ratePerSec)
+    const { value: perSec, busyUs } = await mainThreadBusy(count, () => phase(count, ratePerSec))
     if (failed > 0) throw new Error(`${failed} deliveries did not succeed`)
     const sample = db.sqlite.prepare('SELECT body FROM events LIMIT 1').get() as { body: string } | undefined
-    return { perSec, sample: sample ? Buffer.from(sample.body) : undefined, ...(ratePerSec ? { latency: summarize(latencies) } : {}) }
+    return { perSec, busyUs, sample: sample ? Buffer.from(sample.body) : undefined, ...(ratePerSec ? { latency: summarize(latencies) } : {}) }
   } finally {
     await worker.stop()
     await client.close()
@@ -207,6 +221,8 @@ async function deliveryThroughput(opts: BenchOptions) {
   const receiver = await startReceiverThread()
   const ours: number[] = []
   const bare: number[] = []
+  const floor: number[] = []
+  const busy: Array<{ ours: number; bare: number; floor: number }> = []
   const fixed: Array<{ perSec: number; latency: Summary }> = []
   // The bare loop sends a body of the same size as ours: one stored event body, taken from a run of ours.
   let body: Buffer = Buffer.from(JSON.stringify({ id: 'evt_x', type: 'message.inbound', data: sampleData }))
@@ -215,13 +231,19 @@ async function deliveryThroughput(opts: BenchOptions) {
       const mine = await ourPipeline(receiver.url, count, warmup)
       if (mine.sample) body = mine.sample
       await bareLoop(receiver.url, body, warmup)
-      const baseline = await bareLoop(receiver.url, body, count)
+      const { value: baseline, busyUs: bareBusy } = await mainThreadBusy(count, () => bareLoop(receiver.url, body, count))
+      await durableFloorLoop(receiver.url, body, warmup, CONCURRENCY)
+      const { value: floorRate, busyUs: floorBusy } = await mainThreadBusy(count, () => durableFloorLoop(receiver.url, body, count, CONCURRENCY))
       const steady = await ourPipeline(receiver.url, fixedRate * fixedSeconds, warmup, fixedRate)
       ours.push(mine.perSec)
       bare.push(baseline)
+      floor.push(floorRate)
+      busy.push({ ours: mine.busyUs, bare: bareBusy, floor: floorBusy })
       if (steady.latency) fixed.push({ perSec: steady.perSec, latency: steady.latency })
       opts.log(
-        `run ${r + 1}: ${mine.perSec.toFixed(0)} deliveries/s vs bare undici ${baseline.toFixed(0)}/s (${((mine.perSec / baseline) * 100).toFixed(0)} %); ` +
+        `run ${r + 1}: ${mine.perSec.toFixed(0)} deliveries/s vs bare undici ${baseline.toFixed(0)}/s (${((mine.perSec / baseline) * 100).toFixed(0)} %), ` +
+          `durable floor ${floorRate.toFixed(0)}/s (${((floorRate / baseline) * 100).toFixed(0)} %); ` +
+          `main thread busy per delivery ${mine.busyUs.toFixed(0)} / ${bareBusy.toFixed(0)} / ${floorBusy.toFixed(0)} µs (ours / bare / floor); ` +
           `at ${fixedRate}/s offered: ${steady.perSec.toFixed(0)}/s, append → done p99 ${steady.latency?.p99.toFixed(1)} ms`,
       )
     }
@@ -229,6 +251,10 @@ async function deliveryThroughput(opts: BenchOptions) {
     await receiver.close()
   }
   const { value, ratio } = combineRuns(ours, bare)
+  const floorFigure = combineRuns(floor, bare)
+  const oursToFloor = combineRuns(ours, floor).ratio
+  const busyOf = (side: 'ours' | 'bare' | 'floor') => busy.map((b) => b[side])
+  const busyRatio = combineRuns(busyOf('ours'), busyOf('bare')).ratio
   const fixedRates = fixed.map((f) => f.perSec)
   const fixedP99 = fixed.map((f) => f.latency.p99)
   const figures: Figure[] = [
@@ -241,7 +267,27 @@ async function deliveryThroughput(opts: BenchOptions) {
       baseline: { label: 'bare undici POST loop', value: median(bare), runs: bare },
       ...(ratio !== undefined ? { ratio } : {}),
       target: { min: 5000, minRatio: 0.5, text: '≥ 5,000/s and ≥ 50 % of bare' },
-      notes: `${count} deliveries per run after ${warmup} warm-up, ${CONCURRENCY} connections, ${body.length} B bodies`,
+      notes: `${count} deliveries per run after ${warmup} warm-up, ${CONCURRENCY} connections, ${body.length} B bodies; ${oursToFloor?.toFixed(2)}× the durable floor`,
+    },
+    {
+      id: 'webhooks.deliveries_floor_per_sec',
+      label: 'durable floor: bare loop + event and delivery rows only (lib/durable-floor.ts)',
+      unit: '/s',
+      value: floorFigure.value,
+      runs: floor,
+      baseline: { label: 'bare undici POST loop', value: median(bare), runs: bare },
+      ...(floorFigure.ratio !== undefined ? { ratio: floorFigure.ratio } : {}),
+      notes: 'what any crash-safe outbox pays here: no index, signature, claim or attempt log',
+    },
+    {
+      id: 'webhooks.deliveries_busy_us',
+      label: 'main thread busy per delivery (ours; baseline bare, floor in notes)',
+      unit: 'µs',
+      value: median(busyOf('ours')),
+      runs: busyOf('ours'),
+      baseline: { label: 'bare undici POST loop', value: median(busyOf('bare')), runs: busyOf('bare') },
+      ...(busyRatio !== undefined ? { ratio: busyRatio } : {}),
+      notes: `durable floor ${median(busyOf('floor')).toFixed(0)} µs`,
     },
     {
       id: 'webhooks.deliveries_fixed_rate',
@@ -258,7 +304,7 @@ async function deliveryThroughput(opts: BenchOptions) {
       runs: fixedP99,
     },
   ]
-  return { figures, details: { count, warmup, concurrency: CONCURRENCY, bodyBytes: body.length, ours, bare, fixedRate, fixed } }
+  return { figures, details: { count, warmup, concurrency: CONCURRENCY, bodyBytes: body.length, ours, bare, floor, busy, fixedRate, fixed } }
 }
 
 // ---------------------------------------------------------------------------------------------------------------
