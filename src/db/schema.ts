@@ -30,14 +30,6 @@ export interface Schema {
   webhooks: WebhookRow
   events: EventRow
   deliveries: DeliveryRow
-  delivery_attempts: {
-    id: Generated<number>
-    delivery_id: string
-    at: string
-    status_code: number | null
-    error: string | null
-    duration_ms: number
-  }
   media_files: {
     id: string
     instance_id: string
@@ -143,6 +135,16 @@ export interface DeliveryRow {
   claim: string | null
   last_status: number | null
   last_error: string | null
+  /** JSON array of AttemptLogEntry, oldest first; null before the first attempt */
+  attempt_log: string | null
   created_at: string
   updated_at: string
+}
+
+/** One attempt in a delivery's `attempt_log`. */
+export interface AttemptLogEntry {
+  at: string
+  status_code: number | null
+  error: string | null
+  duration_ms: number
 }

@@ -117,7 +117,6 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     release: Statement
     eventBody: Statement
     finalise: Statement
-    attempt: Statement
     releaseAll: Statement
   }
   /**
@@ -144,12 +143,13 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
         SELECT sink_kind, sink_id, MIN(next_attempt_at) AS at FROM deliveries WHERE status = 'pending' GROUP BY sink_kind, sink_id`),
       release: sqlite.prepare(`UPDATE deliveries SET lease_until = NULL, claim = NULL WHERE id = ? AND claim = ?`),
       eventBody: sqlite.prepare(`SELECT body FROM events WHERE id = ?`),
+      // The attempt joins the row's log in the same write (migration 006).
       finalise: sqlite.prepare(`
         UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_until = NULL,
-          claim = NULL, last_status = ?, last_error = ?, updated_at = ?
+          claim = NULL, last_status = ?, last_error = ?, updated_at = ?,
+          attempt_log = json_insert(coalesce(attempt_log, '[]'), '$[#]',
+            json_object('at', ?, 'status_code', ?, 'error', ?, 'duration_ms', ?))
         WHERE id = ? AND claim = ?`),
-      attempt: sqlite.prepare(`
-        INSERT INTO delivery_attempts (delivery_id, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?)`),
       releaseAll: sqlite.prepare(`UPDATE deliveries SET lease_until = NULL, claim = NULL WHERE status = 'pending' AND claim IS NOT NULL`),
     }
   }
@@ -453,13 +453,21 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
   private writeFinal(f: Final): void {
     const { row, verdict, outcome, at } = f
     const iso = new Date(at).toISOString()
-    this.stmt.finalise.run(f.status, verdict.kind === 'retry' ? at + verdict.delayMs : at, outcome?.status ?? null, f.lastError, iso, row.id, row.claim)
-    this.stmt.attempt.run(
-      row.id,
+    const httpStatus = outcome?.status ?? null
+    const attemptError = outcome?.error ? `${outcome.error}${outcome.errorMessage ? `: ${outcome.errorMessage}` : ''}` : outcome ? null : f.lastError
+    this.stmt.finalise.run(
+      f.status,
+      verdict.kind === 'retry' ? at + verdict.delayMs : at,
+      httpStatus,
+      f.lastError,
       iso,
-      outcome?.status ?? null,
-      outcome?.error ? `${outcome.error}${outcome.errorMessage ? `: ${outcome.errorMessage}` : ''}` : outcome ? null : f.lastError,
+      // the attempt log entry (AttemptLogEntry)
+      iso,
+      httpStatus,
+      attemptError,
       Math.round(outcome?.durationMs ?? 0),
+      row.id,
+      row.claim,
     )
   }
 

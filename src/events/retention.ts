@@ -18,8 +18,8 @@ interface EventRow extends SweptRow {
 
 /**
  * Deletes events older than the retention (`occurred_at`) whose deliveries are all over (succeeded or failed), and
- * with them their deliveries and attempts (ON DELETE CASCADE, through the deliveries_event and
- * delivery_attempts_delivery indexes: no index added). An event with a pending delivery stays, however old: delivery
+ * with them their deliveries and the attempt logs these carry (ON DELETE CASCADE, through the deliveries_event
+ * index: no index added). An event with a pending delivery stays, however old: delivery
  * is at least once. The walk (seq order, chunks, stop at the first recent event) is RetentionSweep's.
  */
 export class EventRetention extends RetentionSweep<EventRow> {

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js'
-import type { WebhookRow } from '../db/schema.js'
+import type { AttemptLogEntry, WebhookRow } from '../db/schema.js'
 import { AppError } from '../errors.js'
 import type { CidrList } from '../net/cidr.js'
 import type { Sealer } from '../security/sealing.js'
@@ -185,6 +185,7 @@ export class WebhookService {
         'deliveries.next_attempt_at',
         'deliveries.last_status',
         'deliveries.last_error',
+        'deliveries.attempt_log',
         'deliveries.created_at',
         'deliveries.updated_at',
       ])
@@ -194,19 +195,6 @@ export class WebhookService {
       .limit(opts.limit)
     if (opts.before !== undefined) q = q.where('deliveries.seq', '<', opts.before)
     const rows = db.all(q)
-    const attempts = rows.length
-      ? db.all(
-          db.qb
-            .selectFrom('delivery_attempts')
-            .selectAll()
-            .where(
-              'delivery_id',
-              'in',
-              rows.map((r) => r.id),
-            )
-            .orderBy('id'),
-        )
-      : []
     return rows.map((r) => ({
       id: r.id,
       event_id: r.event_id,
@@ -218,9 +206,7 @@ export class WebhookService {
       last_error: r.last_error,
       created_at: r.created_at,
       updated_at: r.updated_at,
-      attempt_log: attempts
-        .filter((a) => a.delivery_id === r.id)
-        .map((a) => ({ at: a.at, status_code: a.status_code, error: a.error, duration_ms: a.duration_ms })),
+      attempt_log: r.attempt_log ? (JSON.parse(r.attempt_log) as AttemptLogEntry[]) : [],
       cursor: r.seq,
     }))
   }
