@@ -230,10 +230,13 @@ async function deliveryThroughput(opts: BenchOptions) {
     for (let r = 0; r < opts.runs; r++) {
       const mine = await ourPipeline(receiver.url, count, warmup)
       if (mine.sample) body = mine.sample
-      await bareLoop(receiver.url, body, warmup)
-      const { value: baseline, busyUs: bareBusy } = await mainThreadBusy(count, () => bareLoop(receiver.url, body, count))
-      await durableFloorLoop(receiver.url, body, warmup, CONCURRENCY)
-      const { value: floorRate, busyUs: floorBusy } = await mainThreadBusy(count, () => durableFloorLoop(receiver.url, body, count, CONCURRENCY))
+      // Both baselines: a warm-up (JIT), then `count` timed deliveries.
+      const measure = async (loop: (n: number) => Promise<number>) => {
+        await loop(warmup)
+        return mainThreadBusy(count, () => loop(count))
+      }
+      const { value: baseline, busyUs: bareBusy } = await measure((n) => bareLoop(receiver.url, body, n))
+      const { value: floorRate, busyUs: floorBusy } = await measure((n) => durableFloorLoop(receiver.url, body, n, CONCURRENCY))
       const steady = await ourPipeline(receiver.url, fixedRate * fixedSeconds, warmup, fixedRate)
       ours.push(mine.perSec)
       bare.push(baseline)
