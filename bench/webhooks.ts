@@ -163,8 +163,7 @@ export async function ourPipeline(
     wake: (sink) => worker.wake(sink ? [sink] : undefined),
   })
   await webhooks.create({ url, events: ['message.inbound'] })
-  outbox.onAppended((_e, s) => worker.wake(s))
-  outbox.setReserver(worker)
+  outbox.setDeliveryQueue(worker)
   let settled = 0
   let failed = 0
   let target = 0

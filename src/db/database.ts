@@ -24,6 +24,8 @@ import type { Schema } from './schema.js'
 export class Database {
   readonly qb: Kysely<Schema>
   private readonly statements = new Map<string, Statement>()
+  /** afterCommit callbacks of the transaction open now, in registration order */
+  private committedHooks: Array<() => void> = []
 
   constructor(
     readonly sqlite: SqliteDatabase,
@@ -70,7 +72,44 @@ export class Database {
    * checkpointer's RESTART does (checkpointer.ts).
    */
   transaction<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
-    return this.sqlite.transaction(fn).immediate
+    const run = this.sqlite.transaction(fn).immediate
+    return (...args: A): T => {
+      const outermost = !this.sqlite.inTransaction
+      const mark = this.committedHooks.length
+      let result: T
+      try {
+        result = run(...args)
+      } catch (err) {
+        // Rolled back (a nested call: to its savepoint): what it registered will never be committed.
+        this.committedHooks.length = mark
+        throw err
+      }
+      if (outermost) this.runCommittedHooks()
+      return result
+    }
+  }
+
+  /**
+   * Runs `fn` once the transaction open now has committed, right after the COMMIT; never if the part of it that
+   * registered `fn` rolled back. Outside a transaction: at once. For work that must only follow durable rows (the
+   * outbox hands new deliveries to the worker this way), without reading them back to learn whether they exist.
+   */
+  afterCommit(fn: () => void): void {
+    if (this.sqlite.inTransaction) this.committedHooks.push(fn)
+    else fn()
+  }
+
+  private runCommittedHooks(): void {
+    const hooks = this.committedHooks
+    if (hooks.length === 0) return
+    this.committedHooks = []
+    for (const hook of hooks) {
+      try {
+        hook()
+      } catch {
+        // The transaction has committed: a follower's failure must not reach the caller as if it had not.
+      }
+    }
   }
 
   async close(): Promise<void> {

@@ -131,8 +131,6 @@ export interface DeliveryRow {
   status: 'pending' | 'succeeded' | 'failed'
   attempts: number
   next_attempt_at: number
-  lease_until: number | null
-  claim: string | null
   last_status: number | null
   last_error: string | null
   /** JSON array of AttemptLogEntry, oldest first; null before the first attempt */

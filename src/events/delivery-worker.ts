@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
-import type { DeliveryRow } from '../db/schema.js'
 import type { Logger } from '../logger.js'
 import { AttemptAbort, type DeliveryPoster } from './delivery-client.js'
-import type { DeliveryReserver, ReservedDelivery } from './outbox.js'
+import type { DeliveryQueue, PendingDelivery } from './outbox.js'
 import { judge, type AttemptOutcome, type Verdict } from './retry-policy.js'
 import { signDelivery } from './signing.js'
 import { sinkKey, type SinkDirectory, type SinkRef, type SinkTarget } from './sinks.js'
@@ -20,8 +18,8 @@ export interface DeliveryWorkerDeps {
   logger: Logger
   /** in-flight attempts over all endpoints */
   maxInFlight?: number
-  /** how long a claim is exclusive; longer than the HTTP timeout */
-  leaseMs?: number
+  /** new deliveries kept in memory per endpoint while it is busy; beyond, they are read back from the database */
+  maxQueued?: number
   now?: () => number
   /**
    * The stored body of a just-appended event for a delivery's first attempt, if still in memory
@@ -34,11 +32,9 @@ export interface DeliveryWorkerDeps {
   onDisabled?: (ref: SinkRef) => void
 }
 
-type Claimed = Pick<DeliveryRow, 'id' | 'event_id' | 'sink_kind' | 'sink_id' | 'attempts' | 'claim'> & { claim: string }
-
-/** A finished attempt (or a chain ended without one), waiting for the next cycle's commit. */
+/** A finished attempt (or a chain ended without one), waiting for the next commit of results. */
 interface Final {
-  row: Claimed
+  row: PendingDelivery
   verdict: Verdict
   outcome: AttemptOutcome | undefined
   status: DeliverySettled['status']
@@ -47,14 +43,36 @@ interface Final {
   after: (() => void) | undefined
 }
 
+/** What the worker knows of one endpoint. */
+interface Sink {
+  ref: SinkRef
+  /**
+   * When rows of it that the worker was not handed come due in the database (retries; rows of an earlier run; a
+   * re-fire); undefined: none known. Then claims read the database from the start.
+   */
+  dueAt: number | undefined
+  /** rows to take next, in (next_attempt_at, seq) order, from queueHead on */
+  queue: PendingDelivery[]
+  queueHead: number
+  /** the database may have due rows after the cursor that are not in the queue: read them when the queue runs dry */
+  reading: boolean
+  /** the last row read or queued, in (next_attempt_at, seq) order */
+  cursorAt: number
+  cursorSeq: number
+  /** attempts running now: at most perEndpointConcurrency */
+  inFlight: number
+  /** rows this process has taken whose result is not committed yet (in flight or waiting in `finals`), by seq */
+  held: Set<number>
+}
+
 const USER_AGENT = 'plixa-wa-gateway/0.1 (+webhooks)'
 
 /**
- * Results are committed with the next claim, or — when nothing is waiting to be claimed — once this many have
- * gathered or the oldest has waited FINALS_DELAY_MS. The receiver has its answer already; a crash before the commit
- * only repeats the attempt (at-least-once), and one commit then covers many deliveries instead of one each.
+ * Results are committed once this many have gathered or the oldest has waited FINALS_DELAY_MS. The receiver has its
+ * answer already; a crash before the commit only repeats the attempt (at-least-once), and one commit then covers
+ * many deliveries instead of a few (commits and their WAL pages were the largest cost per delivery, measured).
  */
-const FINALS_BATCH = 64
+const FINALS_BATCH = 128
 const FINALS_DELAY_MS = 10
 
 /** One finalised attempt (or a chain ended without one), for metrics, logs and tests. */
@@ -72,28 +90,32 @@ export interface DeliverySettled {
   durationMs: number
 }
 
+const CURSOR_START = -1
+/** Rows read from the database at a time: one query's own cost, shared by many rows. */
+const READ_PAGE = 256
+
 /**
- * Sends pending deliveries. Works apart from the inbound path: the outbox only writes rows and wakes this worker.
+ * Sends pending deliveries. Works apart from the inbound path: the outbox only writes rows and hands them over.
  *
- * Claims follow liteque's lease pattern: one UPDATE … RETURNING marks due rows with a fresh claim and a lease, the
- * HTTP attempt runs outside any transaction, and the result is written `WHERE claim = ?`, so a worker whose lease
- * ran out cannot overwrite a newer claim. Per endpoint at most `perEndpointConcurrency` attempts run at once and
- * saturated endpoints are left out of the claim, so a hanging receiver holds only its own slots, never another
- * receiver's. The worker is woken by every append (no polling delay on the hot path) and by one timer set to the
- * next scheduled retry.
+ * Claims live in memory. One daemon process owns its SQLite file, so nothing else can take a row, and a crash
+ * forgets every claim at once: whatever was not recorded as done is pending again at the next start (at-least-once).
+ * The only write per attempt is its result. Per endpoint at most `perEndpointConcurrency` attempts run at once and
+ * saturated endpoints are left out of the claims, so a hanging receiver holds only its own slots, never another
+ * receiver's.
  *
- * All database work happens in cycles, at most one per event-loop turn (setImmediate): one transaction writes the
- * results of every attempt that finished since the last cycle and claims rows for every slot that is free — so
- * under load a commit covers many deliveries, and the slot an attempt frees is refilled in the same commit that
- * records its result. Attempts start after that commit. With nothing to claim, results wait a little for company
- * (FINALS_BATCH, FINALS_DELAY_MS).
+ * New deliveries come from the outbox once their transaction has committed (DeliveryQueue): an endpoint with a free
+ * slot starts the attempt at once, a busy one queues the row in memory, in order, up to `maxQueued`; past that the
+ * rows stay in the database and are read back after the queue's last row. The database is also read for what the
+ * worker was not handed — retries coming due (one timer, set to the earliest), everything pending at start, a
+ * manual re-fire — from the start then, in (next_attempt_at, seq) order, a page at a time, skipping the rows this
+ * process holds, until none is left (the queue is emptied first: the database has its rows too).
  *
- * An endpoint with a free slot and no backlog takes a new delivery at once (DeliveryReserver): the outbox writes the
- * row already claimed, inside the producer's transaction, and the attempt starts in the microtask after it —
- * once the row is found in the database, so an event whose transaction rolled back is never sent.
+ * Claims happen in cycles, at most one per event-loop turn (setImmediate), for every slot that is free. Results are
+ * written in batches (FINALS_BATCH, FINALS_DELAY_MS), one transaction each; a row stays held until its result is
+ * committed, so no read takes it again meanwhile.
  */
-export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }> implements DeliveryReserver {
-  private readonly inFlightBySink = new Map<string, number>()
+export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }> implements DeliveryQueue {
+  private readonly sinks = new Map<string, Sink>()
   private readonly controllers = new Map<string, AttemptAbort>()
   private readonly settled = new Set<Promise<void>>()
   private inFlight = 0
@@ -102,73 +124,68 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
   private cycleQueued = false
   private timer: NodeJS.Timeout | undefined
   private finalsTimer: NodeJS.Timeout | undefined
-  /** Claims: this process's random prefix and a counter (unique without a random draw each). */
-  private readonly claimPrefix = randomBytes(6).toString('base64url')
-  private claimCount = 0
   private readonly now: () => number
   private readonly maxInFlight: number
-  private readonly leaseMs: number
-  /** The claim statement for each number of free slots (see claimStatement). */
-  private readonly claimBySlots = new Map<number, Statement>()
+  private readonly maxQueued: number
   private readonly stmt: {
-    reservedExists: Statement
+    claim: Statement
     nextForSink: Statement
     dueSinks: Statement
-    release: Statement
     eventBody: Statement
     finalise: Statement
-    releaseAll: Statement
   }
-  /**
-   * When each sink may next have due work (earliest known; a stale early time costs one empty claim). Filled at
-   * start from the database, then by appends, retries and manual re-fires: a claim never scans other sinks' rows.
-   */
-  private readonly due = new Map<string, { ref: SinkRef; at: number }>()
+  /** Due times are looked up again for every sink (at start, after a wake without sinks). */
   private rescan = true
 
   constructor(private readonly deps: DeliveryWorkerDeps) {
     super()
     this.now = deps.now ?? Date.now
     this.maxInFlight = deps.maxInFlight ?? 512
-    this.leaseMs = deps.leaseMs ?? 60_000
+    this.maxQueued = deps.maxQueued ?? 16_384
     const sqlite = deps.db.sqlite
-    // Hot path: plain prepared statements (compiled once), positional parameters; each walks deliveries_pending
-    // for one sink only.
+    // Hot path: plain prepared statements (compiled once), positional parameters; the claim and next-retry queries
+    // walk deliveries_pending for one sink only, in (next_attempt_at, seq) order.
     this.stmt = {
-      reservedExists: sqlite.prepare(`SELECT 1 FROM deliveries WHERE id = ? AND claim = ?`),
+      // (sink_kind, sink_id, cursorAt, cursorSeq, limit, sink_kind, sink_id, cursorAt, now, limit, limit). Two ranges
+      // of deliveries_pending, so each reads only the rows it returns: the rest of the cursor's millisecond by seq
+      // (the index's implicit rowid), then the later due times. A single row-value range, (next_attempt_at, seq) >
+      // (?, ?), made SQLite seek on next_attempt_at alone and re-read the whole millisecond each time (hundreds of
+      // rows when a burst is appended, measured).
+      claim: sqlite.prepare(`
+        SELECT * FROM (
+          SELECT seq, id, event_id, attempts, next_attempt_at AS at FROM deliveries
+          WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND next_attempt_at = ? AND seq > ? ORDER BY seq LIMIT ?)
+        UNION ALL SELECT * FROM (
+          SELECT seq, id, event_id, attempts, next_attempt_at AS at FROM deliveries
+          WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND next_attempt_at > ? AND next_attempt_at <= ?
+          ORDER BY next_attempt_at, seq LIMIT ?)
+        LIMIT ?`),
       nextForSink: sqlite.prepare(`
         SELECT next_attempt_at AS at FROM deliveries
-        WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND claim IS NULL ORDER BY next_attempt_at LIMIT 1`),
+        WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND next_attempt_at > ? ORDER BY next_attempt_at LIMIT 1`),
       dueSinks: sqlite.prepare(`
         SELECT sink_kind, sink_id, MIN(next_attempt_at) AS at FROM deliveries WHERE status = 'pending' GROUP BY sink_kind, sink_id`),
-      release: sqlite.prepare(`UPDATE deliveries SET lease_until = NULL, claim = NULL WHERE id = ? AND claim = ?`),
       eventBody: sqlite.prepare(`SELECT body FROM events WHERE id = ?`),
       // The attempt joins the row's log in the same write (migration 006).
       finalise: sqlite.prepare(`
-        UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, lease_until = NULL,
-          claim = NULL, last_status = ?, last_error = ?, updated_at = ?,
-          attempt_log = json_insert(coalesce(attempt_log, '[]'), '$[#]',
+        UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_status = ?, last_error = ?,
+          updated_at = ?, attempt_log = json_insert(coalesce(attempt_log, '[]'), '$[#]',
             json_object('at', ?, 'status_code', ?, 'error', ?, 'duration_ms', ?))
-        WHERE id = ? AND claim = ?`),
-      releaseAll: sqlite.prepare(`UPDATE deliveries SET lease_until = NULL, claim = NULL WHERE status = 'pending' AND claim IS NOT NULL`),
+        WHERE seq = ?`),
     }
   }
 
-  /**
-   * Starts sending. One daemon process owns its SQLite file, so claims left by a previous (crashed) process are
-   * released at once instead of waiting for their leases to run out.
-   */
+  /** Starts sending: every pending row is read back (claims of an earlier run, or process, are gone). */
   start(): void {
     if (this.running) return
     this.running = true
-    this.stmt.releaseAll.run()
     this.rescan = true
     this.scheduleCycle()
   }
 
   /**
-   * New work may be due now: deliveries appended or re-fired for `sinks`; without sinks, anything (the pending
-   * rows are looked up again). Coalesced: many wakes in one tick, one cycle.
+   * Rows may be due now that the worker was not handed: re-fired deliveries of `sinks`; without sinks, anything
+   * (the pending rows are looked up again). Coalesced: many wakes in one tick, one cycle.
    */
   wake(sinks?: readonly SinkRef[]): void {
     if (sinks === undefined) this.rescan = true
@@ -177,215 +194,232 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     this.scheduleCycle()
   }
 
-  /**
-   * Claim at append (called by the outbox inside the producer's transaction): yes when the endpoint has a free slot
-   * and nothing of it is waiting to be claimed (older rows go first). The slot is taken from now on.
-   */
-  reserve(ref: SinkRef): { claim: string; leaseUntil: number } | undefined {
-    if (!this.running || this.inFlight >= this.maxInFlight) return undefined
-    const key = sinkKey(ref)
+  /** New committed deliveries (from the outbox): started at once while their endpoint has a free slot, else queued. */
+  appended(rows: readonly PendingDelivery[]): void {
+    if (!this.running) return
     const now = this.now()
-    const entry = this.due.get(key)
-    if (entry && entry.at <= now) return undefined
-    const used = this.inFlightBySink.get(key) ?? 0
-    if (used >= this.deps.perEndpointConcurrency) return undefined
-    this.take(key)
-    return { claim: this.newClaim(), leaseUntil: now + this.leaseMs }
-  }
-
-  private newClaim(): string {
-    return `${this.claimPrefix}.${(this.claimCount++).toString(36)}`
-  }
-
-  /** After the producer's transaction: starts the reserved attempts whose rows were committed; frees the others. */
-  adopt(rows: ReservedDelivery[]): void {
+    let waiting = false
     for (const row of rows) {
-      const key = sinkKey({ kind: row.sink_kind, id: row.sink_id })
-      if (!this.stmt.reservedExists.get(row.id, row.claim)) {
-        this.give(key)
-        this.scheduleCycle()
-      } else if (!this.running) {
-        this.stmt.release.run(row.id, row.claim)
-        this.give(key)
+      const sink = this.sink({ kind: row.sink_kind, id: row.sink_id })
+      if (sink.reading || (sink.dueAt !== undefined && sink.dueAt <= now)) {
+        // Reading the database comes to this row in its turn.
+        waiting = true
+      } else if (sink.queueHead === sink.queue.length && this.hasSlot(sink)) {
+        this.launch(sink, row)
+      } else if (sink.queue.length - sink.queueHead < this.maxQueued) {
+        sink.queue.push(row)
+        waiting = true
       } else {
-        this.begin(key, row)
+        // Too many waiting: this row and the ones after it are read back from the database after the queue's last.
+        const last = sink.queue[sink.queue.length - 1]!
+        sink.reading = true
+        sink.cursorAt = last.at
+        sink.cursorSeq = last.seq
+        waiting = true
       }
     }
+    if (waiting) this.scheduleCycle()
   }
 
-  /** Stops claiming, aborts attempts in flight and releases their claims (they are retried at the next start). */
+  /** Stops claiming, aborts attempts in flight (they are retried at the next start) and commits the results. */
   async stop(): Promise<void> {
     this.running = false
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    if (this.finalsTimer) clearTimeout(this.finalsTimer)
-    this.finalsTimer = undefined
     for (const controller of this.controllers.values()) controller.abort()
     await Promise.allSettled([...this.settled])
-    this.cycle()
+    this.flushFinals()
   }
 
   get inFlightCount(): number {
     return this.inFlight
   }
 
-  private markDue(ref: SinkRef, at: number): void {
+  private sink(ref: SinkRef): Sink {
     const key = sinkKey(ref)
-    const entry = this.due.get(key)
-    if (!entry) this.due.set(key, { ref, at })
-    else if (at < entry.at) entry.at = at
+    let sink = this.sinks.get(key)
+    if (!sink) {
+      sink = { ref, dueAt: undefined, queue: [], queueHead: 0, reading: false, cursorAt: CURSOR_START, cursorSeq: CURSOR_START, inFlight: 0, held: new Set() }
+      this.sinks.set(key, sink)
+    }
+    return sink
+  }
+
+  private markDue(ref: SinkRef, at: number): void {
+    const sink = this.sink(ref)
+    if (sink.dueAt === undefined || at < sink.dueAt) sink.dueAt = at
+  }
+
+  private hasSlot(sink: Sink): boolean {
+    return sink.inFlight < this.deps.perEndpointConcurrency && this.inFlight < this.maxInFlight
+  }
+
+  /** Something to take now: queued rows, rows to read, or rows come due. */
+  private hasWork(sink: Sink, now: number): boolean {
+    return sink.queueHead < sink.queue.length || sink.reading || (sink.dueAt !== undefined && sink.dueAt <= now)
   }
 
   private scheduleCycle(): void {
-    if (this.cycleQueued) return
-    if (!this.running && this.finals.length === 0) return
+    if (this.cycleQueued || !this.running) return
     this.cycleQueued = true
     setImmediate(() => this.cycle())
   }
 
-  /**
-   * One transaction: the results of the attempts that finished since the last cycle, then claims for the free
-   * slots. After the commit: the follow-ups of those results (retry times, 410 handling, `settled`), then the new
-   * attempts start. A crash before the commit only means the finished attempts are made again (at-least-once).
-   */
+  /** Commits a full batch of results, then claims rows for every free slot and starts their attempts. */
   private cycle(): void {
     this.cycleQueued = false
-    if (this.finalsTimer) clearTimeout(this.finalsTimer)
-    this.finalsTimer = undefined
-    if (!this.running && this.finals.length === 0) return
-    const finals = this.finals
-    this.finals = []
+    if (this.finals.length >= FINALS_BATCH) this.flushFinals()
+    if (!this.running) return
     const now = this.now()
-    let claimed: Array<{ key: string; row: Claimed }> = []
-    try {
-      this.deps.db.tx(() => {
-        for (const f of finals) this.writeFinal(f)
-        if (this.running) claimed = this.claimDue(now)
-      })
-    } catch (err) {
-      // Nothing was written: keep the results for the next cycle (their claims are still ours), forget what the
-      // rolled-back claims taught about due times, and try again soon.
-      this.finals = finals.concat(this.finals)
-      this.rescan = true
-      this.deps.logger.error({ err }, 'recording webhook deliveries failed; retrying')
-      if (this.running) this.armTimer(now, now + 1_000)
-      return
-    }
-    for (const f of finals) this.afterFinal(f)
-    for (const { key, row } of claimed) this.launch(key, row)
-    if (this.running) this.armTimer(now)
+    this.claimDue(now)
+    this.armTimer(now)
   }
 
-  /** Claims due rows for every sink with free slots (inside the cycle's transaction). */
-  private claimDue(now: number): Array<{ key: string; row: Claimed }> {
+  private claimDue(now: number): void {
     if (this.rescan) {
       this.rescan = false
       for (const r of this.stmt.dueSinks.all() as Array<{ sink_kind: SinkRef['kind']; sink_id: string; at: number }>) {
         this.markDue({ kind: r.sink_kind, id: r.sink_id }, r.at)
       }
     }
-    const out: Array<{ key: string; row: Claimed }> = []
-    const claim = this.newClaim()
-    let free = this.maxInFlight - this.inFlight
-    for (const [key, entry] of this.due) {
-      if (free <= 0) break
-      if (entry.at > now) continue
-      const slots = Math.min(this.deps.perEndpointConcurrency - (this.inFlightBySink.get(key) ?? 0), free)
-      // A saturated endpoint keeps its entry; one of its own completions wakes the worker. Others go on meanwhile.
-      if (slots <= 0) continue
-      const rows = this.claimStatement(slots).all(now + this.leaseMs, claim, entry.ref.kind, entry.ref.id, now, now) as Claimed[]
-      for (const row of rows) out.push({ key, row })
-      free -= rows.length
-      // As many rows as slots: more may be due, and the sink stays due now. Fewer: the sink's backlog is drained;
-      // find its next retry, if any.
-      if (rows.length === slots) continue
-      const next = this.stmt.nextForSink.get(entry.ref.kind, entry.ref.id) as { at: number } | undefined
-      if (next === undefined) this.due.delete(key)
-      else entry.at = next.at
+    for (const sink of this.sinks.values()) {
+      if (this.inFlight >= this.maxInFlight) break
+      if (sink.dueAt !== undefined && sink.dueAt <= now) this.readFromStart(sink)
+      if (!this.hasWork(sink, now)) {
+        // Idle and forgotten by every attempt: drop its entry (a deleted webhook leaves nothing behind).
+        if (sink.dueAt === undefined && sink.inFlight === 0 && sink.held.size === 0) this.sinks.delete(sinkKey(sink.ref))
+        continue
+      }
+      // A saturated endpoint keeps its queue; one of its own completions wakes the worker. Others go on meanwhile.
+      while (this.hasSlot(sink)) {
+        if (sink.queueHead === sink.queue.length && !(sink.reading && this.readPage(sink, now))) break
+        this.launch(sink, sink.queue[sink.queueHead++]!)
+      }
+      if (sink.queueHead === sink.queue.length) {
+        sink.queue = []
+        sink.queueHead = 0
+      }
     }
-    return out
+  }
+
+  /** Rows came due that may lie anywhere in the order: the database has them all, the queue's too; read it again. */
+  private readFromStart(sink: Sink): void {
+    sink.dueAt = undefined
+    sink.queue = []
+    sink.queueHead = 0
+    sink.reading = true
+    sink.cursorAt = sink.cursorSeq = CURSOR_START
   }
 
   /**
-   * Claims up to `slots` due rows of one sink: (lease_until, claim, sink_kind, sink_id, now, now); rows are updated
-   * by rowid (no second lookup through the id index). The limit is a literal, one statement per value (at most perEndpointConcurrency of them): with `LIMIT ?` SQLite 3.x ran this
-   * UPDATE 3–4× slower (66 against 16 µs for one row, measured), and it runs once per delivery under load.
+   * Queues the next page of due rows (only called with the queue empty, so every row read before is held now or
+   * done). When the rows after the cursor run out, reads once more from the start (a row can come due behind the
+   * cursor: a clock step back); when that finds none left, reading ends and the sink's next retry is looked up.
+   * True when rows were queued.
    */
-  private claimStatement(slots: number): Statement {
-    let statement = this.claimBySlots.get(slots)
-    if (!statement) {
-      statement = this.deps.db.sqlite.prepare(`
-        UPDATE deliveries SET lease_until = ?, claim = ?
-        WHERE seq IN (
-          SELECT seq FROM deliveries
-          WHERE sink_kind = ? AND sink_id = ? AND status = 'pending' AND next_attempt_at <= ?
-            AND (claim IS NULL OR lease_until <= ?)
-          ORDER BY next_attempt_at LIMIT ${Math.trunc(slots)}
-        )
-        RETURNING id, event_id, sink_kind, sink_id, attempts, claim`)
-      this.claimBySlots.set(slots, statement)
+  private readPage(sink: Sink, now: number): boolean {
+    const { kind, id } = sink.ref
+    const fromStart = sink.cursorSeq === CURSOR_START
+    // From the start, the held rows are read again and skipped; from the cursor, they lie behind it.
+    const limit = READ_PAGE + (fromStart ? sink.held.size : 0)
+    const rows = this.stmt.claim.all(kind, id, sink.cursorAt, sink.cursorSeq, limit, kind, id, sink.cursorAt, now, limit, limit) as Array<
+      Omit<PendingDelivery, 'sink_kind' | 'sink_id'>
+    >
+    for (const row of rows) {
+      sink.cursorAt = row.at
+      sink.cursorSeq = row.seq
+      if (!sink.held.has(row.seq)) sink.queue.push({ ...row, sink_kind: kind, sink_id: id })
     }
-    return statement
+    if (rows.length < limit) {
+      if (fromStart) {
+        // Nothing due is left unread: the queue has the rest. Next: the earliest retry (held rows are due now).
+        sink.reading = false
+        const next = this.stmt.nextForSink.get(kind, id, now) as { at: number } | undefined
+        if (next) this.markDue(sink.ref, next.at)
+      } else {
+        sink.cursorAt = sink.cursorSeq = CURSOR_START
+        if (sink.queueHead === sink.queue.length) return this.readPage(sink, now)
+      }
+    }
+    return sink.queueHead < sink.queue.length
   }
 
-  private launch(key: string, row: Claimed): void {
-    this.take(key)
-    this.begin(key, row)
+  /** Starts an attempt for a row in a free slot of its sink; the row is held until its result is committed. */
+  private launch(sink: Sink, row: PendingDelivery): void {
+    sink.held.add(row.seq)
+    this.take(sink)
+    this.begin(sink, row)
   }
 
   /** Runs one attempt in a slot already taken; frees the slot when it ends. */
-  private begin(key: string, row: Claimed): void {
-    const done = this.run(row).finally(() => {
+  private begin(sink: Sink, row: PendingDelivery): void {
+    const done = this.run(sink, row).finally(() => {
       this.settled.delete(done)
-      this.give(key)
+      this.give(sink)
       this.afterSlotFreed()
     })
     this.settled.add(done)
   }
 
-  private take(key: string): void {
-    this.inFlightBySink.set(key, (this.inFlightBySink.get(key) ?? 0) + 1)
+  private take(sink: Sink): void {
+    sink.inFlight += 1
     this.inFlight += 1
   }
 
-  private give(key: string): void {
+  private give(sink: Sink): void {
+    sink.inFlight -= 1
     this.inFlight -= 1
-    const left = (this.inFlightBySink.get(key) ?? 1) - 1
-    if (left <= 0) this.inFlightBySink.delete(key)
-    else this.inFlightBySink.set(key, left)
   }
 
-  /**
-   * A slot is free and a result is waiting: cycle now if some endpoint has rows to claim (its slots refill in the
-   * same commit), otherwise let results gather.
-   */
+  /** A slot is free: claim for it (if anything waits), and see that the results waiting get committed. */
   private afterSlotFreed(): void {
-    if (this.finals.length === 0 || this.finals.length >= FINALS_BATCH || this.rescan || !this.running) {
-      this.scheduleCycle()
-      return
+    if (!this.running) return
+    if (this.finals.length >= FINALS_BATCH) this.scheduleCycle()
+    else if (this.finals.length > 0 && !this.finalsTimer) {
+      this.finalsTimer = setTimeout(() => this.flushFinals() && this.scheduleCycle(), FINALS_DELAY_MS)
     }
     const now = this.now()
-    for (const entry of this.due.values()) {
-      if (entry.at <= now) {
+    for (const sink of this.sinks.values()) {
+      if (this.hasWork(sink, now) && this.hasSlot(sink)) {
         this.scheduleCycle()
         return
       }
     }
-    if (!this.finalsTimer && !this.cycleQueued) {
-      this.finalsTimer = setTimeout(() => {
-        this.finalsTimer = undefined
-        this.scheduleCycle()
-      }, FINALS_DELAY_MS)
+  }
+
+  /**
+   * One transaction for every result waiting. After the commit: their rows are no longer held, and their follow-ups
+   * run (retry times, 410 handling, `settled`). A crash before the commit only means the attempts are made again.
+   * True when something was committed (the caller then claims: retries may be due, rows are free).
+   */
+  private flushFinals(): boolean {
+    if (this.finalsTimer) clearTimeout(this.finalsTimer)
+    this.finalsTimer = undefined
+    if (this.finals.length === 0) return false
+    const finals = this.finals
+    this.finals = []
+    try {
+      this.deps.db.tx(() => {
+        for (const f of finals) this.writeFinal(f)
+      })
+    } catch (err) {
+      // Nothing was written: keep the results (their rows stay held) and try again soon.
+      this.finals = finals.concat(this.finals)
+      this.deps.logger.error({ err }, 'recording webhook deliveries failed; retrying')
+      if (this.running) this.finalsTimer = setTimeout(() => this.flushFinals() && this.scheduleCycle(), 1_000)
+      return false
     }
+    for (const f of finals) this.afterFinal(f)
+    return true
   }
 
   /** One timer, set to the earliest future retry (or `at`); capped so clock jumps heal within a minute. */
-  private armTimer(now: number, at?: number): void {
+  private armTimer(now: number): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
     if (!this.running) return
-    let earliest = at ?? Number.POSITIVE_INFINITY
-    for (const entry of this.due.values()) if (entry.at > now && entry.at < earliest) earliest = entry.at
+    let earliest = Number.POSITIVE_INFINITY
+    for (const sink of this.sinks.values()) if (sink.dueAt !== undefined && sink.dueAt > now && sink.dueAt < earliest) earliest = sink.dueAt
     if (earliest === Number.POSITIVE_INFINITY) return
     this.timer = setTimeout(
       () => {
@@ -397,8 +431,8 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     this.timer.unref()
   }
 
-  private async run(row: Claimed): Promise<void> {
-    const ref: SinkRef = { kind: row.sink_kind, id: row.sink_id }
+  private async run(sink: Sink, row: PendingDelivery): Promise<void> {
+    const { ref } = sink
     const target = this.deps.sinks.target(ref)
     if (!target || !target.enabled) {
       this.finalise(row, { kind: 'failed', reason: target ? 'endpoint_disabled' : 'sink_not_found' }, undefined)
@@ -428,8 +462,8 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       this.controllers.delete(row.id)
     }
     if (controller.aborted && !this.running) {
-      // Shutdown: not the receiver's fault; give the claim back without counting an attempt.
-      this.stmt.release.run(row.id, row.claim)
+      // Shutdown: not the receiver's fault; give the row back without counting an attempt.
+      sink.held.delete(row.seq)
       return
     }
     const verdict = judge(outcome, row.attempts + 1, this.deps.schedule)
@@ -439,11 +473,8 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     }
   }
 
-  /**
-   * Queues the result for the next cycle's commit, written with the same claim it was made under (a lost lease
-   * changes nothing).
-   */
-  private finalise(row: Claimed, verdict: Verdict, outcome: AttemptOutcome | undefined, after?: () => void): void {
+  /** Queues the result for the next commit (flushFinals); the row stays held until then. */
+  private finalise(row: PendingDelivery, verdict: Verdict, outcome: AttemptOutcome | undefined, after?: () => void): void {
     const status = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
     const lastError =
       verdict.kind === 'failed' || verdict.kind === 'disable' ? verdict.reason : outcome?.error ? outcome.error : null
@@ -466,14 +497,15 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       httpStatus,
       attemptError,
       Math.round(outcome?.durationMs ?? 0),
-      row.id,
-      row.claim,
+      row.seq,
     )
   }
 
   private afterFinal(f: Final): void {
     const { row, verdict, outcome } = f
-    if (verdict.kind === 'retry') this.markDue({ kind: row.sink_kind, id: row.sink_id }, f.at + verdict.delayMs)
+    const ref: SinkRef = { kind: row.sink_kind, id: row.sink_id }
+    this.sink(ref).held.delete(row.seq)
+    if (verdict.kind === 'retry') this.markDue(ref, f.at + verdict.delayMs)
     f.after?.()
     if (this.listenerCount('settled') > 0) {
       this.emit('settled', {
@@ -500,11 +532,10 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       db.run(
         db.qb
           .updateTable('deliveries')
-          .set({ status: 'failed', last_error: 'endpoint_disabled', lease_until: null, claim: null, updated_at: iso })
+          .set({ status: 'failed', last_error: 'endpoint_disabled', updated_at: iso })
           .where('sink_kind', '=', 'webhook')
           .where('sink_id', '=', ref.id)
-          .where('status', '=', 'pending')
-          .where('claim', 'is', null),
+          .where('status', '=', 'pending'),
       )
     })
     this.deps.sinks.invalidate()

@@ -66,7 +66,6 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     client,
     schedule: config.webhooks.retryScheduleMs,
     perEndpointConcurrency: config.webhooks.perEndpointConcurrency,
-    leaseMs: config.webhooks.timeoutMs * 2 + 5_000,
     logger: log,
     takeBody: (eventId) => outbox.takeBody(eventId),
     renderBody: (body, target) => renderBody(body, target, media, config.media.inlineMaxBytes),
@@ -87,8 +86,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
   const stream = new LiveEventStream(outbox, db)
   const recording = new InboundRecording({ db, outbox, media, links, ...(deps.now ? { now: deps.now } : {}) })
 
-  const unsubscribeAppended = outbox.onAppended((_events, sinks) => worker.wake(sinks))
-  outbox.setReserver(worker)
+  outbox.setDeliveryQueue(worker)
   const unpublish = publishLifecycleEvents(manager, outbox, log)
   // Attach on socket creation, not on `open`: the offline backlog can be flushed before `open` fires.
   const onSocket: Parameters<typeof manager.on<'socket'>>[1] = (instanceId, connection) =>
@@ -124,8 +122,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
       manager.off('socket', onSocket)
       manager.off('deleted', sweep)
       unpublish()
-      unsubscribeAppended()
-      outbox.setReserver(undefined)
+      outbox.setDeliveryQueue(undefined)
       if (sweepTimer) clearInterval(sweepTimer)
       await worker.stop()
       await client.close()

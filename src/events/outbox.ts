@@ -4,29 +4,27 @@ import { sinkKey, type SinkDirectory, type SinkRef } from './sinks.js'
 import type { DomainEvent, EventEnvelope } from './types.js'
 import { timeOrderedId } from '../ids.js'
 
-/** `sinks`: the sinks that got a delivery row in this batch still to be claimed (not one taken at once). */
-export type AppendedListener = (envelopes: readonly EventEnvelope[], sinks: readonly SinkRef[]) => void
+export type AppendedListener = (envelopes: readonly EventEnvelope[]) => void
 
-/** A delivery row written already claimed by the worker (see DeliveryReserver). */
-export interface ReservedDelivery {
+/** A pending delivery as the worker takes it: from the outbox when it is appended, or read back from its row. */
+export interface PendingDelivery {
+  seq: number
   id: string
   event_id: string
   sink_kind: SinkRef['kind']
   sink_id: string
   attempts: number
-  claim: string
+  /** next_attempt_at */
+  at: number
 }
 
-/**
- * The delivery worker's side of "claim at append": an idle endpoint's delivery is written already claimed, in the
- * producer's own transaction, and its attempt starts right after that transaction — no claim UPDATE, no commit of
- * its own, no wait for the worker's next cycle (the inbound path: one message, one delivery per sink).
- */
-export interface DeliveryReserver {
-  /** Inside the producer's transaction, per new delivery: a claim for it, or undefined to leave it to the worker's claims. */
-  reserve(sink: SinkRef): { claim: string; leaseUntil: number } | undefined
-  /** In a microtask after the producer's transaction, committed or rolled back: the rows `reserve` claimed. */
-  adopt(rows: ReservedDelivery[]): void
+/** The delivery worker's side of the outbox. */
+export interface DeliveryQueue {
+  /**
+   * In a microtask after the producer's transaction committed: the delivery rows it wrote, in order. Rows of a
+   * transaction that rolled back never come.
+   */
+  appended(rows: readonly PendingDelivery[]): void
 }
 
 export const newEventId = (): string => timeOrderedId('evt')
@@ -38,21 +36,19 @@ const RECENT_BODY_BYTES = 8 * 1024 * 1024
 /**
  * The durable outbox. `append` is synchronous: call it inside the same `db.tx` as the write the event describes,
  * so the message, its event and one delivery row per subscribed sink commit together or not at all.
- * Listeners (the delivery worker's wake-up, live streams) hear about new events in a microtask, i.e. after the
- * caller's synchronous transaction has committed or rolled back; they must tolerate an event that was rolled back.
+ * Once that transaction has committed (Database.afterCommit), in a microtask, the delivery worker gets the new rows
+ * and the listeners (live streams, metrics) the new events; nothing of a transaction that rolled back reaches them.
  */
 export class Outbox {
   private readonly listeners = new Set<AppendedListener>()
-  private pending: EventEnvelope[] = []
-  private pendingSinks = new Map<string, SinkRef>()
-  private reserver: DeliveryReserver | undefined
-  private reserved: ReservedDelivery[] = []
+  private queue: DeliveryQueue | undefined
+  private committedEvents: EventEnvelope[] = []
+  private committedRows: PendingDelivery[] = []
   private announceQueued = false
   /**
-   * The bodies of recently appended events, UTF-8 encoded once, until each of their deliveries took it for its first
-   * attempt: the worker then sends without reading the row back and decoding it (a point SELECT per delivery showed
-   * up in profiles). Retries, and anything evicted by the byte cap (oldest first), read the stored row. An entry of
-   * a rolled-back transaction is never taken (no delivery row refers to it) and ages out the same way.
+   * The bodies of recently committed events, UTF-8 encoded once, until each of their deliveries took it for its
+   * first attempt: the worker then sends without reading the row back and decoding it (a point SELECT per delivery
+   * showed up in profiles). Retries, and anything evicted by the byte cap (oldest first), read the stored row.
    */
   private readonly recentBodies = new Map<string, { body: Buffer; waiting: number }>()
   private recentBytes = 0
@@ -72,8 +68,8 @@ export class Outbox {
         `INSERT INTO events (id, instance_id, tenant_id, type, dedupe_key, body, occurred_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       delivery: db.sqlite.prepare(`
-        INSERT INTO deliveries (id, event_id, sink_kind, sink_id, status, attempts, next_attempt_at, lease_until, claim, created_at, updated_at)
-        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)`),
+        INSERT INTO deliveries (id, event_id, sink_kind, sink_id, status, attempts, next_attempt_at, created_at, updated_at)
+        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?, ?)`),
     }
   }
 
@@ -101,33 +97,23 @@ export class Outbox {
     }
     // Serialised once: this exact text is what every sink receives, on every attempt.
     const body = JSON.stringify(envelope)
-    const seen = new Set<string>()
+    const rows: PendingDelivery[] = []
     const write = () => {
       this.stmt.event.run(envelope.id, envelope.instance_id, envelope.tenant_id, envelope.type, event.dedupeKey ?? null, body, envelope.occurred_at)
-      seen.clear()
+      const seen = new Set<string>()
       for (const sink of sinks) {
         const key = sinkKey(sink)
         if (seen.has(key)) continue
         seen.add(key)
         const id = newDeliveryId()
-        const taken = this.reserver?.reserve(sink)
-        this.stmt.delivery.run(id, envelope.id, sink.kind, sink.id, nowMs, taken?.leaseUntil ?? null, taken?.claim ?? null, nowIso, nowIso)
-        if (taken) this.reserved.push({ id, event_id: envelope.id, sink_kind: sink.kind, sink_id: sink.id, attempts: 0, claim: taken.claim })
-        else if (this.listeners.size > 0) this.pendingSinks.set(key, sink)
+        const { lastInsertRowid } = this.stmt.delivery.run(id, envelope.id, sink.kind, sink.id, nowMs, nowIso, nowIso)
+        rows.push({ seq: Number(lastInsertRowid), id, event_id: envelope.id, sink_kind: sink.kind, sink_id: sink.id, attempts: 0, at: nowMs })
       }
     }
     // Inside the caller's transaction the rows simply join it; alone, they get their own.
-    try {
-      if (this.db.sqlite.inTransaction) write()
-      else this.db.tx(write)
-    } catch (err) {
-      // Rows claimed before the failure were never written: the worker learns it when it looks them up, and frees
-      // their slots.
-      this.announce(undefined)
-      throw err
-    }
-    if (seen.size > 0) this.remember(envelope.id, body, seen.size)
-    this.announce(envelope)
+    if (this.db.sqlite.inTransaction) write()
+    else this.db.tx(write)
+    this.db.afterCommit(() => this.committed(envelope, body, rows))
     return { id: envelope.id, inserted: true }
   }
 
@@ -162,38 +148,41 @@ export class Outbox {
     return () => this.listeners.delete(listener)
   }
 
-  /** The delivery worker, which may take new deliveries at once (claim at append). */
-  setReserver(reserver: DeliveryReserver | undefined): void {
-    this.reserver = reserver
+  /** The delivery worker, which takes every new delivery as soon as its row is committed. */
+  setDeliveryQueue(queue: DeliveryQueue | undefined): void {
+    this.queue = queue
   }
 
-  private announce(envelope: EventEnvelope | undefined): void {
-    if (envelope && this.listeners.size > 0) this.pending.push(envelope)
-    if (this.announceQueued || (this.pending.length === 0 && this.reserved.length === 0)) return
+  private committed(envelope: EventEnvelope, body: string, rows: readonly PendingDelivery[]): void {
+    if (rows.length > 0) this.remember(envelope.id, body, rows.length)
+    for (const row of rows) this.committedRows.push(row)
+    if (this.listeners.size > 0) this.committedEvents.push(envelope)
+    if (this.announceQueued) return
     this.announceQueued = true
-    queueMicrotask(() => {
-      this.announceQueued = false
-      const batch = this.pending
-      const sinks = [...this.pendingSinks.values()]
-      const reserved = this.reserved
-      this.pending = []
-      this.pendingSinks = new Map()
-      this.reserved = []
-      if (reserved.length > 0) {
-        try {
-          this.reserver?.adopt(reserved)
-        } catch {
-          // the worker's failure must never reach the producer; unadopted claims are released at the next start
-        }
+    // A microtask: the producer finishes its own work first, and the hand-over never runs inside its call.
+    queueMicrotask(() => this.announce())
+  }
+
+  private announce(): void {
+    this.announceQueued = false
+    const rows = this.committedRows
+    const events = this.committedEvents
+    this.committedRows = []
+    this.committedEvents = []
+    if (rows.length > 0) {
+      try {
+        this.queue?.appended(rows)
+      } catch {
+        // the worker's failure must never reach the producer; its rows stay pending for the worker's reads
       }
-      if (batch.length === 0) return
-      for (const listener of this.listeners) {
-        try {
-          listener(batch, sinks)
-        } catch {
-          // a listener's failure must never reach the producer
-        }
+    }
+    if (events.length === 0) return
+    for (const listener of this.listeners) {
+      try {
+        listener(events)
+      } catch {
+        // a listener's failure must never reach the producer
       }
-    })
+    }
   }
 }

@@ -228,7 +228,7 @@ export class WebhookService {
     db.run(
       db.qb
         .updateTable('deliveries')
-        .set({ status: 'pending', next_attempt_at: now, lease_until: null, claim: null, updated_at: new Date(now).toISOString() })
+        .set({ status: 'pending', next_attempt_at: now, updated_at: new Date(now).toISOString() })
         .where('id', '=', deliveryId)
         .where('status', '=', 'failed'),
     )

@@ -37,3 +37,36 @@ describe('Database.tx', () => {
     expect(db.sqlite.prepare('SELECT v FROM t').pluck().all()).toEqual(['mine'])
   })
 })
+
+describe('Database.afterCommit', () => {
+  it('runs after the outermost commit, never for a rolled-back transaction or savepoint, at once outside one', () => {
+    const db = openDatabase({ file: ':memory:', migrations: [{ version: 1, name: 't', up: 'CREATE TABLE t (v TEXT)' }] })
+    const ran: string[] = []
+    const insert = (v: string) => {
+      db.sqlite.prepare('INSERT INTO t (v) VALUES (?)').run(v)
+      db.afterCommit(() => ran.push(`${v}:${db.sqlite.prepare('SELECT count(*) FROM t WHERE v = ?').pluck().get(v)}`))
+    }
+    db.tx(() => {
+      insert('a')
+      expect(ran).toEqual([])
+      try {
+        db.tx(() => {
+          insert('rolled-back savepoint')
+          throw new Error('inner failure')
+        })
+      } catch {
+        // the outer transaction goes on
+      }
+      insert('b')
+    })
+    expect(() =>
+      db.tx(() => {
+        insert('rolled-back transaction')
+        throw new Error('outer failure')
+      }),
+    ).toThrow('outer failure')
+    db.afterCommit(() => ran.push('outside'))
+    // Each hook saw its committed row; none ran for what rolled back.
+    expect(ran).toEqual(['a:1', 'b:1', 'outside'])
+  })
+})

@@ -37,3 +37,26 @@ describe('migration 006: the attempt log moves into the delivery row', () => {
     expect(sqlite.prepare(`SELECT name FROM sqlite_master WHERE name LIKE 'delivery_attempts%'`).all()).toEqual([])
   })
 })
+
+describe('migration 007: claims move into memory', () => {
+  const { defer, tempDir } = useCleanups()
+
+  it('drops the claim columns and keeps every delivery', () => {
+    const sqlite = new BetterSqlite3(path.join(tempDir('wagw-migrate-'), 'gateway.db'))
+    defer(() => void sqlite.close())
+    migrate(sqlite, migrations.filter((m) => m.version <= 6))
+    sqlite.exec(`
+      INSERT INTO events (id, type, body, occurred_at) VALUES ('evt_1', 'message.inbound', '{}', '2026-01-01T00:00:00.000Z');
+      INSERT INTO deliveries (id, event_id, sink_kind, sink_id, status, attempts, next_attempt_at, lease_until, claim, created_at, updated_at)
+        VALUES ('dlv_a', 'evt_1', 'webhook', 'whk_1', 'pending', 1, 5, 99, 'crashed.1', 'c', 'u');`)
+
+    migrate(sqlite, migrations)
+
+    const columns = (sqlite.prepare(`SELECT name FROM pragma_table_info('deliveries')`).pluck().all() as string[]).sort()
+    expect(columns).not.toContain('claim')
+    expect(columns).not.toContain('lease_until')
+    expect(sqlite.prepare('SELECT id, status, attempts, next_attempt_at FROM deliveries').all()).toEqual([
+      { id: 'dlv_a', status: 'pending', attempts: 1, next_attempt_at: 5 },
+    ])
+  })
+})

@@ -41,10 +41,11 @@ class HeldPoster implements DeliveryPoster {
   }
 }
 
-function setup(concurrency = 2) {
+function setup(concurrency = 2, opts: { now?: () => number; maxQueued?: number; start?: boolean } = {}) {
+  const { now, maxQueued, start = true } = opts
   const db = openDatabase({ file: ':memory:', migrations })
   const sinks = { subscribers: () => [HOOK], target: () => TARGET } as unknown as SinkDirectory
-  const outbox = new Outbox(db, sinks)
+  const outbox = new Outbox(db, sinks, now)
   const poster = new HeldPoster()
   const worker = new DeliveryWorker({
     db,
@@ -54,10 +55,11 @@ function setup(concurrency = 2) {
     perEndpointConcurrency: concurrency,
     logger: silentLogger,
     takeBody: (id) => outbox.takeBody(id),
+    ...(now ? { now } : {}),
+    ...(maxQueued ? { maxQueued } : {}),
   })
-  outbox.onAppended((_e, s) => worker.wake(s))
-  outbox.setReserver(worker)
-  worker.start()
+  outbox.setDeliveryQueue(worker)
+  if (start) worker.start()
   return { db, outbox, poster, worker }
 }
 
@@ -74,27 +76,29 @@ const settledOnce = (worker: DeliveryWorker, predicate: (s: DeliverySettled) => 
   })
 
 const rowsOf = (db: Database) =>
-  db.sqlite.prepare('SELECT id, event_id, status, attempts, claim FROM deliveries ORDER BY seq').all() as Array<{
+  db.sqlite.prepare('SELECT id, event_id, status, attempts FROM deliveries ORDER BY seq').all() as Array<{
     id: string
     event_id: string
     status: string
     attempts: number
-    claim: string | null
   }>
 
-describe('delivery worker: claim at append, batched results', () => {
+describe('delivery worker: new rows handed over at commit, claims in memory, batched results', () => {
   let cleanup: Array<() => Promise<void>> = []
   afterEach(async () => {
     for (const c of cleanup) await c()
     cleanup = []
   })
 
-  it('an idle endpoint gets a new delivery already claimed, sent with the stored body, and recorded once', async () => {
+  it('an idle endpoint starts a new delivery right after its commit, sends the stored body, and records it once', async () => {
     const { db, outbox, poster, worker } = setup()
     cleanup.push(() => worker.stop().then(() => db.close()))
     const { id: eventId } = append(outbox, 1)
-    // Claimed inside the append's own transaction: the row carries a claim before any worker cycle ran.
-    expect(rowsOf(db)).toMatchObject([{ event_id: eventId, status: 'pending', attempts: 0, claim: expect.any(String) }])
+    expect(worker.inFlightCount).toBe(0)
+    await Promise.resolve()
+    // In the microtask after the commit, before any worker cycle (setImmediate) could read the database.
+    expect(worker.inFlightCount).toBe(1)
+    expect(rowsOf(db)).toMatchObject([{ event_id: eventId, status: 'pending', attempts: 0 }])
     await poster.waitForPosts(1)
     const stored = db.sqlite.prepare('SELECT body FROM events WHERE id = ?').get(eventId) as { body: string }
     expect(poster.posts[0]!.body.toString('utf8')).toBe(stored.body)
@@ -102,7 +106,7 @@ describe('delivery worker: claim at append, batched results', () => {
     const settled = settledOnce(worker, (s) => s.eventId === eventId)
     poster.posts[0]!.answer({ status: 204, durationMs: 1 })
     expect(await settled).toMatchObject({ status: 'succeeded', attempt: 1, httpStatus: 204 })
-    expect(rowsOf(db)).toMatchObject([{ status: 'succeeded', attempts: 1, claim: null }])
+    expect(rowsOf(db)).toMatchObject([{ status: 'succeeded', attempts: 1 }])
     const log = db.sqlite.prepare('SELECT attempt_log FROM deliveries').pluck().get() as string
     expect(JSON.parse(log)).toEqual([{ at: expect.any(String), status_code: 204, error: null, duration_ms: 1 }])
   })
@@ -128,8 +132,8 @@ describe('delivery worker: claim at append, batched results', () => {
     cleanup.push(() => worker.stop().then(() => db.close()))
     const ids = db.tx(() => [1, 2, 3, 4, 5].map((n) => append(outbox, n).id))
     await poster.waitForPosts(2)
-    // Two taken at append (the slots), three waiting unclaimed.
-    expect(rowsOf(db).map((r) => r.claim !== null)).toEqual([true, true, false, false, false])
+    // Two started at once (the slots), three queued.
+    expect(worker.inFlightCount).toBe(2)
     expect(poster.posts).toHaveLength(2)
     const all = new Promise<void>((resolve) => {
       let n = 0
@@ -141,15 +145,64 @@ describe('delivery worker: claim at append, batched results', () => {
     }
     await all
     expect(poster.posts.map((p) => p.headers['webhook-id'])).toEqual(ids)
-    expect(rowsOf(db).every((r) => r.status === 'succeeded' && r.attempts === 1 && r.claim === null)).toBe(true)
+    expect(rowsOf(db).every((r) => r.status === 'succeeded' && r.attempts === 1)).toBe(true)
   })
 
-  it('a shutdown aborts attempts in flight and releases their claims without counting an attempt', async () => {
+  it('reads back from the database in (due time, seq) order, each row once; a re-fired row takes its place in that order', async () => {
+    // A frozen clock: every row is due at the same millisecond, so seq alone orders them.
+    const now = () => 1_700_000_000_000
+    const { db, outbox, poster, worker } = setup(1, { now, start: false })
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    // Written while the worker is stopped (as by an earlier process): only the database has them.
+    const { id: earlier } = append(outbox, 0)
+    db.sqlite.prepare(`UPDATE deliveries SET status = 'failed' WHERE event_id = ?`).run(earlier)
+    const ids = db.tx(() => [1, 2, 3].map((n) => append(outbox, n).id))
+    await Promise.resolve() // the hand-over after the commits: ignored, the worker is stopped
+    worker.start()
+    await poster.waitForPosts(1)
+    poster.posts[0]!.answer({ status: 204, durationMs: 1 })
+    await poster.waitForPosts(2)
+    // All three rows have been read; re-fire the earlier one (what the manual retry endpoint writes) and wake the
+    // worker: it goes before the third, which has a higher seq in the same millisecond.
+    db.sqlite.prepare(`UPDATE deliveries SET status = 'pending', next_attempt_at = ? WHERE event_id = ?`).run(now(), earlier)
+    worker.wake([HOOK])
+    poster.posts[1]!.answer({ status: 204, durationMs: 1 })
+    await poster.waitForPosts(3)
+    poster.posts[2]!.answer({ status: 204, durationMs: 1 })
+    await poster.waitForPosts(4)
+    expect(poster.posts.map((p) => p.headers['webhook-id'])).toEqual([ids[0], ids[1], earlier, ids[2]])
+  })
+
+  it('a busy endpoint whose queue overflows reads the rest back from the database, in order, each row once', async () => {
+    const { db, outbox, poster, worker } = setup(1, { maxQueued: 2 })
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    // One delivery through first: the worker's start-up reading of the database is over by its result.
+    const { id: first } = append(outbox, 0)
+    await poster.waitForPosts(1)
+    const firstSettled = settledOnce(worker, (s) => s.eventId === first)
+    poster.posts[0]!.answer({ status: 204, durationMs: 1 })
+    await firstSettled
+    // One started, two queued, three past the queue's bound.
+    const ids = db.tx(() => [1, 2, 3, 4, 5, 6].map((n) => append(outbox, n).id))
+    const all = new Promise<void>((resolve) => {
+      let n = 0
+      worker.on('settled', () => ++n === ids.length && resolve())
+    })
+    for (let answered = 1; answered <= ids.length; answered++) {
+      await poster.waitForPosts(answered + 1)
+      poster.posts[answered]!.answer({ status: 204, durationMs: 1 })
+    }
+    await all
+    expect(poster.posts.map((p) => p.headers['webhook-id'])).toEqual([first, ...ids])
+    expect(rowsOf(db).every((r) => r.status === 'succeeded' && r.attempts === 1)).toBe(true)
+  })
+
+  it('a shutdown aborts attempts in flight and gives their rows back without counting an attempt', async () => {
     const { db, outbox, poster, worker } = setup()
     append(outbox, 1)
     await poster.waitForPosts(1)
     await worker.stop()
-    expect(rowsOf(db)).toMatchObject([{ status: 'pending', attempts: 0, claim: null }])
+    expect(rowsOf(db)).toMatchObject([{ status: 'pending', attempts: 0 }])
     expect(db.sqlite.prepare('SELECT attempt_log FROM deliveries').pluck().get()).toBeNull()
     await db.close()
   })

@@ -5,5 +5,6 @@ import { m003Events } from './003-events.js'
 import { m004SentContent } from './004-sent-content.js'
 import { m005PendingDeliveriesIndex } from './005-pending-deliveries-index.js'
 import { m006AttemptLogInRow } from './006-attempt-log-in-row.js'
+import { m007ClaimsInMemory } from './007-claims-in-memory.js'
 
-export const migrations: readonly Migration[] = [m001Core, m002Messages, m003Events, m004SentContent, m005PendingDeliveriesIndex, m006AttemptLogInRow]
+export const migrations: readonly Migration[] = [m001Core, m002Messages, m003Events, m004SentContent, m005PendingDeliveriesIndex, m006AttemptLogInRow, m007ClaimsInMemory]
