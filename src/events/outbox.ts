@@ -30,8 +30,12 @@ export interface DeliveryQueue {
 export const newEventId = (): string => timeOrderedId('evt')
 export const newDeliveryId = (): string => timeOrderedId('dlv')
 
-/** Bodies waiting for their first attempts, kept in memory for the delivery worker: at most this many bytes in all. */
-const RECENT_BODY_BYTES = 8 * 1024 * 1024
+/**
+ * Bodies waiting for their first attempts, kept in memory for the delivery worker: at most this many bytes in all
+ * (≈ 25,000 inbound text events), held only while a backlog lasts. Reading a body back cost ≈ 14 µs per delivery
+ * here (measured), about a tenth of the main thread's time per delivery; 8 MiB ran out within the bench's burst.
+ */
+const RECENT_BODY_BYTES = 32 * 1024 * 1024
 
 /**
  * The durable outbox. `append` is synchronous: call it inside the same `db.tx` as the write the event describes,
