@@ -9,8 +9,9 @@
  *     thread half of each side's time is the receiver's, and the ratio says little). Each side gets a warm-up (JIT)
  *     before it is timed. A third loop, the durable floor (lib/durable-floor.ts: the bare loop plus only an event row
  *     and a delivery row per delivery and its status update), shows what any crash-safe outbox keeps of the bare
- *     rate on this machine. The figure drains a burst (appends run ahead, so rows are claimed from a backlog); a second
- *     pass appends at a fixed rate instead (a steady stream, where each delivery is claimed as it is appended) and
+ *     rate on this machine. The figure drains a burst (appends run ahead: the worker queues the first 16,384 rows in
+ *     memory and reads the rest back from the database, a page at a time); a second pass appends at a fixed rate
+ *     instead (a steady stream, where each delivery starts as soon as its row is committed or a slot frees) and
  *     shows the delivered rate and append → marked-done p99.
  *
  *  2. Inbound WhatsApp message → webhook 2xx latency at a fixed offered rate (default 1,000 messages/s). Three

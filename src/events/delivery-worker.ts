@@ -115,7 +115,7 @@ const READ_PAGE = 256
  * committed, so no read takes it again meanwhile.
  */
 export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }> implements DeliveryQueue {
-  private readonly sinks = new Map<string, Sink>()
+  private readonly endpoints = new Map<string, Sink>()
   private readonly controllers = new Map<string, AttemptAbort>()
   private readonly settled = new Set<Promise<void>>()
   private inFlight = 0
@@ -237,10 +237,10 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
 
   private sink(ref: SinkRef): Sink {
     const key = sinkKey(ref)
-    let sink = this.sinks.get(key)
+    let sink = this.endpoints.get(key)
     if (!sink) {
       sink = { ref, dueAt: undefined, queue: [], queueHead: 0, reading: false, cursorAt: CURSOR_START, cursorSeq: CURSOR_START, inFlight: 0, held: new Set() }
-      this.sinks.set(key, sink)
+      this.endpoints.set(key, sink)
     }
     return sink
   }
@@ -282,12 +282,12 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
         this.markDue({ kind: r.sink_kind, id: r.sink_id }, r.at)
       }
     }
-    for (const sink of this.sinks.values()) {
+    for (const sink of this.endpoints.values()) {
       if (this.inFlight >= this.maxInFlight) break
       if (sink.dueAt !== undefined && sink.dueAt <= now) this.readFromStart(sink)
       if (!this.hasWork(sink, now)) {
         // Idle and forgotten by every attempt: drop its entry (a deleted webhook leaves nothing behind).
-        if (sink.dueAt === undefined && sink.inFlight === 0 && sink.held.size === 0) this.sinks.delete(sinkKey(sink.ref))
+        if (sink.dueAt === undefined && sink.inFlight === 0 && sink.held.size === 0) this.endpoints.delete(sinkKey(sink.ref))
         continue
       }
       // A saturated endpoint keeps its queue; one of its own completions wakes the worker. Others go on meanwhile.
@@ -379,7 +379,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       this.finalsTimer = setTimeout(() => this.flushFinals() && this.scheduleCycle(), FINALS_DELAY_MS)
     }
     const now = this.now()
-    for (const sink of this.sinks.values()) {
+    for (const sink of this.endpoints.values()) {
       if (this.hasWork(sink, now) && this.hasSlot(sink)) {
         this.scheduleCycle()
         return
@@ -419,7 +419,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     this.timer = undefined
     if (!this.running) return
     let earliest = Number.POSITIVE_INFINITY
-    for (const sink of this.sinks.values()) if (sink.dueAt !== undefined && sink.dueAt > now && sink.dueAt < earliest) earliest = sink.dueAt
+    for (const sink of this.endpoints.values()) if (sink.dueAt !== undefined && sink.dueAt > now && sink.dueAt < earliest) earliest = sink.dueAt
     if (earliest === Number.POSITIVE_INFINITY) return
     this.timer = setTimeout(
       () => {

@@ -5,15 +5,21 @@ import { migrate } from '../../src/db/migrate.js'
 import { migrations } from '../../src/db/migrations/index.js'
 import { useCleanups } from '../helpers/cleanups.js'
 
-describe('migration 006: the attempt log moves into the delivery row', () => {
+describe('migrations of existing rows', () => {
   const { defer, tempDir } = useCleanups()
 
-  it("copies each delivery's attempts into its attempt_log, oldest first, and drops the attempts table", () => {
+  /** A database file migrated up to `version`, with the event the deliveries below refer to. */
+  function databaseAt(version: number): BetterSqlite3.Database {
     const sqlite = new BetterSqlite3(path.join(tempDir('wagw-migrate-'), 'gateway.db'))
     defer(() => void sqlite.close())
-    migrate(sqlite, migrations.filter((m) => m.version <= 5))
+    migrate(sqlite, migrations.filter((m) => m.version <= version))
+    sqlite.exec(`INSERT INTO events (id, type, body, occurred_at) VALUES ('evt_1', 'message.inbound', '{}', '2026-01-01T00:00:00.000Z')`)
+    return sqlite
+  }
+
+  it("006 copies each delivery's attempts into its attempt_log, oldest first, and drops the attempts table", () => {
+    const sqlite = databaseAt(5)
     sqlite.exec(`
-      INSERT INTO events (id, type, body, occurred_at) VALUES ('evt_1', 'message.inbound', '{}', '2026-01-01T00:00:00.000Z');
       INSERT INTO deliveries (id, event_id, sink_kind, sink_id, status, attempts, next_attempt_at, created_at, updated_at) VALUES
         ('dlv_a', 'evt_1', 'webhook', 'whk_1', 'succeeded', 2, 0, 'c', 'u'),
         ('dlv_b', 'evt_1', 'webhook', 'whk_2', 'pending', 0, 0, 'c', 'u');
@@ -36,17 +42,10 @@ describe('migration 006: the attempt log moves into the delivery row', () => {
     ])
     expect(sqlite.prepare(`SELECT name FROM sqlite_master WHERE name LIKE 'delivery_attempts%'`).all()).toEqual([])
   })
-})
 
-describe('migration 007: claims move into memory', () => {
-  const { defer, tempDir } = useCleanups()
-
-  it('drops the claim columns and keeps every delivery', () => {
-    const sqlite = new BetterSqlite3(path.join(tempDir('wagw-migrate-'), 'gateway.db'))
-    defer(() => void sqlite.close())
-    migrate(sqlite, migrations.filter((m) => m.version <= 6))
+  it('007 drops the claim columns (claims live in memory) and keeps every delivery', () => {
+    const sqlite = databaseAt(6)
     sqlite.exec(`
-      INSERT INTO events (id, type, body, occurred_at) VALUES ('evt_1', 'message.inbound', '{}', '2026-01-01T00:00:00.000Z');
       INSERT INTO deliveries (id, event_id, sink_kind, sink_id, status, attempts, next_attempt_at, lease_until, claim, created_at, updated_at)
         VALUES ('dlv_a', 'evt_1', 'webhook', 'whk_1', 'pending', 1, 5, 99, 'crashed.1', 'c', 'u');`)
 
