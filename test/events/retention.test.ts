@@ -160,10 +160,13 @@ describe('EventRetention', () => {
     const sweeping = sweeper.sweep() // the first chunk runs at once
     await sweeper.stop()
 
-    expect(await sweeping).toBe(10)
-    expect(count('events')).toBe(25)
+    // One chunk: up to 10 events, fewer when it ran past its time bound (a loaded machine).
+    const first = await sweeping
+    expect(first).toBeGreaterThan(0)
+    expect(first).toBeLessThanOrEqual(10)
+    expect(count('events')).toBe(35 - first)
     expect(await sweeper.sweep()).toBe(0)
-    expect(count('events')).toBe(25)
+    expect(count('events')).toBe(35 - first)
   })
 })
 
