@@ -83,7 +83,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     ...(deps.now ? { now: deps.now } : {}),
   })
   const tenants = new TenantService({ db, sealer: deps.sealer, sinks, allow: config.allowPrivateCidrs })
-  const stream = new LiveEventStream(outbox, db)
+  const stream = new LiveEventStream(outbox)
   const recording = new InboundRecording({ db, outbox, media, links, ...(deps.now ? { now: deps.now } : {}) })
 
   outbox.setDeliveryQueue(worker)

@@ -1,4 +1,3 @@
-import type { Database } from '../db/database.js'
 import type { Outbox } from './outbox.js'
 import type { EventEnvelope } from './types.js'
 
@@ -11,17 +10,13 @@ type Listener = (event: EventEnvelope) => void
 
 /**
  * Live copies of appended events for operators (SSE). Best effort and in-process only; the outbox is the durable
- * path. Announcements arrive after the producer's transaction ended, and an event whose transaction rolled back is
- * filtered out by checking that it exists.
+ * path, and announces only events whose transaction has committed.
  */
 export class LiveEventStream {
   private readonly subscribers = new Map<Listener, StreamFilter>()
   private unsubscribe: (() => void) | undefined
 
-  constructor(
-    private readonly outbox: Outbox,
-    private readonly db: Database,
-  ) {}
+  constructor(private readonly outbox: Outbox) {}
 
   subscribe(filter: StreamFilter, listener: Listener): () => void {
     this.subscribers.set(listener, filter)
@@ -36,10 +31,7 @@ export class LiveEventStream {
   }
 
   private fanOut(batch: readonly EventEnvelope[]): void {
-    const ids = batch.map((e) => e.id)
-    const committed = new Set(this.db.all(this.db.qb.selectFrom('events').select('id').where('id', 'in', ids)).map((r) => r.id))
     for (const event of batch) {
-      if (!committed.has(event.id)) continue
       for (const [listener, f] of this.subscribers) {
         if (f.instanceId !== undefined && f.instanceId !== event.instance_id) continue
         if (f.tenantId !== undefined && f.tenantId !== event.tenant_id) continue

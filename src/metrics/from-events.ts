@@ -9,7 +9,7 @@ interface EventLike {
 /**
  * Counts sends, failures and inbound messages from the durable event stream rather than from inside the sending
  * and inbound code: the events are the contract, so the counters mean exactly what webhook consumers see.
- * (The outbox announces after commit; a rolled-back event, rare, would still be counted once.)
+ * (The outbox announces only events whose transaction has committed.)
  */
 export function recordEvents(metrics: GatewayMetrics, events: readonly EventLike[]): void {
   for (const event of events) {

@@ -127,6 +127,22 @@ describe('delivery worker: new rows handed over at commit, claims in memory, bat
     expect(poster.posts.map((p) => p.headers['webhook-id'])).toEqual([next])
   })
 
+  it('listeners hear only events whose transaction committed', async () => {
+    const { db, outbox, worker } = setup()
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    const heard: string[] = []
+    outbox.onAppended((events) => heard.push(...events.map((e) => e.id)))
+    expect(() =>
+      db.tx(() => {
+        append(outbox, 1)
+        throw new Error('the producer failed after appending')
+      }),
+    ).toThrow('the producer failed')
+    const { id: committed } = append(outbox, 2)
+    await Promise.resolve()
+    expect(heard).toEqual([committed])
+  })
+
   it('a busy endpoint leaves new rows to the claims, in order, within its concurrency', async () => {
     const { db, outbox, poster, worker } = setup(2)
     cleanup.push(() => worker.stop().then(() => db.close()))
