@@ -34,6 +34,7 @@ export interface DeliveryWorkerDeps {
 
 /** A finished attempt (or a chain ended without one), waiting for the next commit of results. */
 interface Final {
+  sink: Sink
   row: PendingDelivery
   verdict: Verdict
   outcome: AttemptOutcome | undefined
@@ -190,7 +191,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
   wake(sinks?: readonly SinkRef[]): void {
     if (sinks === undefined) this.rescan = true
     else if (sinks.length === 0) return
-    else for (const ref of sinks) this.markDue(ref, this.now())
+    else for (const ref of sinks) this.markDue(this.sink(ref), this.now())
     this.scheduleCycle()
   }
 
@@ -245,8 +246,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     return sink
   }
 
-  private markDue(ref: SinkRef, at: number): void {
-    const sink = this.sink(ref)
+  private markDue(sink: Sink, at: number): void {
     if (sink.dueAt === undefined || at < sink.dueAt) sink.dueAt = at
   }
 
@@ -279,7 +279,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     if (this.rescan) {
       this.rescan = false
       for (const r of this.stmt.dueSinks.all() as Array<{ sink_kind: SinkRef['kind']; sink_id: string; at: number }>) {
-        this.markDue({ kind: r.sink_kind, id: r.sink_id }, r.at)
+        this.markDue(this.sink({ kind: r.sink_kind, id: r.sink_id }), r.at)
       }
     }
     for (const sink of this.endpoints.values()) {
@@ -295,21 +295,22 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
         if (sink.queueHead === sink.queue.length && !(sink.reading && this.readPage(sink, now))) break
         this.launch(sink, sink.queue[sink.queueHead++]!)
       }
-      if (sink.queueHead === sink.queue.length) {
-        sink.queue = []
-        sink.queueHead = 0
-      }
+      if (sink.queueHead === sink.queue.length) this.clearQueue(sink)
     }
   }
 
   /** Rows came due that may lie anywhere in the order: the database has them all, the queue's too; read it again. */
   private readFromStart(sink: Sink): void {
     sink.dueAt = undefined
-    sink.queue = []
-    sink.queueHead = 0
+    this.clearQueue(sink)
     sink.reading = true
     sink.cursorAt = sink.cursorSeq = CURSOR_START
   }
+  private clearQueue(sink: Sink): void {
+    sink.queue = []
+    sink.queueHead = 0
+  }
+
 
   /**
    * Queues the next page of due rows (only called with the queue empty, so every row read before is held now or
@@ -335,7 +336,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
         // Nothing due is left unread: the queue has the rest. Next: the earliest retry (held rows are due now).
         sink.reading = false
         const next = this.stmt.nextForSink.get(kind, id, now) as { at: number } | undefined
-        if (next) this.markDue(sink.ref, next.at)
+        if (next) this.markDue(sink, next.at)
       } else {
         sink.cursorAt = sink.cursorSeq = CURSOR_START
         if (sink.queueHead === sink.queue.length) return this.readPage(sink, now)
@@ -435,14 +436,14 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     const { ref } = sink
     const target = this.deps.sinks.target(ref)
     if (!target || !target.enabled) {
-      this.finalise(row, { kind: 'failed', reason: target ? 'endpoint_disabled' : 'sink_not_found' }, undefined)
+      this.finalise(sink, row, { kind: 'failed', reason: target ? 'endpoint_disabled' : 'sink_not_found' }, undefined)
       return
     }
     let stored = row.attempts === 0 ? this.deps.takeBody?.(row.event_id) : undefined
     if (!stored) {
       const found = this.stmt.eventBody.get(row.event_id) as { body: string } | undefined
       if (!found) {
-        this.finalise(row, { kind: 'failed', reason: 'event_not_found' }, undefined)
+        this.finalise(sink, row, { kind: 'failed', reason: 'event_not_found' }, undefined)
         return
       }
       stored = Buffer.from(found.body, 'utf8')
@@ -467,18 +468,18 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       return
     }
     const verdict = judge(outcome, row.attempts + 1, this.deps.schedule)
-    this.finalise(row, verdict, outcome, verdict.kind === 'disable' ? () => this.disable(ref, verdict.reason) : undefined)
+    this.finalise(sink, row, verdict, outcome, verdict.kind === 'disable' ? () => this.disable(ref, verdict.reason) : undefined)
     if (verdict.kind === 'failed' && outcome.status === undefined && outcome.error === 'forbidden') {
       this.deps.logger.warn({ sink: sinkKey(ref) }, 'webhook URL resolves to a forbidden address; delivery failed')
     }
   }
 
   /** Queues the result for the next commit (flushFinals); the row stays held until then. */
-  private finalise(row: PendingDelivery, verdict: Verdict, outcome: AttemptOutcome | undefined, after?: () => void): void {
+  private finalise(sink: Sink, row: PendingDelivery, verdict: Verdict, outcome: AttemptOutcome | undefined, after?: () => void): void {
     const status = verdict.kind === 'succeeded' ? 'succeeded' : verdict.kind === 'retry' ? 'pending' : 'failed'
     const lastError =
       verdict.kind === 'failed' || verdict.kind === 'disable' ? verdict.reason : outcome?.error ? outcome.error : null
-    this.finals.push({ row, verdict, outcome, status, lastError, at: this.now(), after })
+    this.finals.push({ sink, row, verdict, outcome, status, lastError, at: this.now(), after })
   }
 
   private writeFinal(f: Final): void {
@@ -502,10 +503,9 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
   }
 
   private afterFinal(f: Final): void {
-    const { row, verdict, outcome } = f
-    const ref: SinkRef = { kind: row.sink_kind, id: row.sink_id }
-    this.sink(ref).held.delete(row.seq)
-    if (verdict.kind === 'retry') this.markDue(ref, f.at + verdict.delayMs)
+    const { sink, row, verdict, outcome } = f
+    sink.held.delete(row.seq)
+    if (verdict.kind === 'retry') this.markDue(sink, f.at + verdict.delayMs)
     f.after?.()
     if (this.listenerCount('settled') > 0) {
       this.emit('settled', {
