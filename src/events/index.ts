@@ -90,7 +90,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
   const unpublish = publishLifecycleEvents(manager, outbox, log)
   // Attach on socket creation, not on `open`: the offline backlog can be flushed before `open` fires.
   const onSocket: Parameters<typeof manager.on<'socket'>>[1] = (instanceId, connection) =>
-    attachInbound(connection, recording.forInstance(instanceId, (ids) => media.prefetch(ids)), log.child({ instanceId }))
+    attachInbound(connection, recording.forInstance(instanceId), log.child({ instanceId }))
   manager.on('socket', onSocket)
   let sweepTimer: NodeJS.Timeout | undefined
   const sweep = () => {
@@ -124,6 +124,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
       unpublish()
       outbox.setDeliveryQueue(undefined)
       if (sweepTimer) clearInterval(sweepTimer)
+      recording.flush()
       await worker.stop()
       await client.close()
     },

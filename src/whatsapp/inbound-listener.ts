@@ -18,8 +18,11 @@ export interface JournalEntry {
 
 /** The durable side of inbound handling. Every method is synchronous: it runs inside Baileys' own call stack. */
 export interface InboundRecorder {
-  /** One upsert, in one transaction; `waIds` lists every message of the upsert (also those not recorded). */
-  record(messages: InboundMessage[], waIds: string[]): void
+  /**
+   * Records one upsert; `waIds` lists every message of the upsert (also those not recorded). Settles once its
+   * transaction committed, or failed (the messages then stay in the journal).
+   */
+  record(messages: InboundMessage[], waIds: string[]): Promise<void>
   /** Stores a decrypted stanza before Baileys continues (and sends the receipt); throwing refuses the message. */
   journal(entry: JournalEntry): void
   /** Journal entries whose upsert was never recorded (the process died in between). */
@@ -42,7 +45,8 @@ type DecryptArgs = { jid: string; type: 'pkmsg' | 'msg'; ciphertext: Uint8Array 
  *    puts a synchronous write of the decrypted bytes between decryption and the receipt. If that write throws,
  *    Baileys treats the message as undecryptable: a retry receipt and a nack 500 instead of a delivery receipt
  *    (messages-recv.js:1370-1389), and the sender resends.
- *  - The upsert listener then writes message + event + deliveries and deletes the journal row in ONE transaction.
+ *  - The upsert listener then has the recorder write message + event + deliveries and delete the journal row in one
+ *    transaction (shared with the other upserts of the same event-loop turn).
  *    A journal row that survived a crash is replayed through Baileys' own decode (decryptMessageNode with a
  *    repository that answers the stored plaintext) when the instance's next socket is created.
  * Not covered: `<plaintext>` stanzas (no decrypt call), group `skmsg` (decryptGroupMessage is not journaled),
@@ -96,6 +100,10 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
     clearTimeout(replayTimer)
   })
 
+  const recordingFailed = (err: unknown) => {
+    logger.error({ err }, 'recording inbound messages failed; the journal holds them, replaying soon')
+    scheduleReplay()
+  }
   sock.ev.on('messages.upsert', ({ messages, type }) => {
     try {
       const normalised: InboundMessage[] = []
@@ -103,13 +111,9 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
         const n = normaliseMessage(m, type === 'append')
         if (n) normalised.push(n)
       }
-      recorder.record(
-        normalised,
-        messages.map((m) => m.key.id ?? '').filter(Boolean),
-      )
+      recorder.record(normalised, messages.map((m) => m.key.id ?? '').filter(Boolean)).catch(recordingFailed)
     } catch (err) {
-      logger.error({ err }, 'recording inbound messages failed; the journal holds them, replaying soon')
-      scheduleReplay()
+      recordingFailed(err)
     }
   })
 
@@ -138,6 +142,7 @@ async function replayLeftovers(connection: WaConnection, recorder: InboundRecord
   if (!me?.id) return true
   const real = connection.socket.signalRepository
   let allRecorded = true
+  const recordings: Array<Promise<void>> = []
   for (const entry of entries) {
     try {
       const node: BinaryNode = {
@@ -157,12 +162,18 @@ async function replayLeftovers(connection: WaConnection, recorder: InboundRecord
       await decrypt()
       cleanMessage(fullMessage as WAMessage, me.id, me.lid ?? '')
       const n = normaliseMessage(fullMessage as WAMessage, true)
-      recorder.record(n ? [n] : [], [entry.waMessageId])
+      recordings.push(
+        recorder.record(n ? [n] : [], [entry.waMessageId]).catch((err: unknown) => {
+          allRecorded = false
+          logger.error({ err, waMessageId: entry.waMessageId }, 'recording a journaled inbound message failed')
+        }),
+      )
     } catch (err) {
       allRecorded = false
       logger.error({ err, waMessageId: entry.waMessageId }, 'replaying a journaled inbound message failed')
     }
   }
+  await Promise.all(recordings)
   logger.warn({ count: entries.length }, 'replayed journaled inbound messages')
   return allRecorded
 }

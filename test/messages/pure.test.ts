@@ -6,7 +6,7 @@ import { canonicalJson, requestFingerprint } from '../../src/messages/idempotenc
 import { phoneCandidates } from '../../src/messages/phone.js'
 import { canTransition } from '../../src/messages/status.js'
 import { MessageRepository } from '../../src/messages/repository.js'
-import { TickBatcher } from '../../src/messages/tick-batcher.js'
+import { TickBatcher } from '../../src/db/tick-batcher.js'
 import { newWaMessageId } from '../../src/messages/wa-message-id.js'
 import type { MessageStatus } from '../../src/messages/types.js'
 import { parseSendRequest } from '../../src/messages/validate.js'
@@ -115,6 +115,25 @@ describe('TickBatcher', () => {
     }
     await vi.advanceTimersByTimeAsync(10)
     expect(await Promise.all(later)).toEqual([4, 4, 4])
+    db.close()
+  })
+
+  it('flush() commits the queued writes at once (shutdown), and the commit that was scheduled finds nothing left', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] })
+    const db = openDatabase({ file: ':memory:', migrations })
+    db.sqlite.exec('CREATE TABLE t (k TEXT PRIMARY KEY)')
+    const batcher = new TickBatcher(db)
+    let commits = 0
+    const insert = (k: string) => batcher.run(() => (db.afterCommit(() => commits++), db.sqlite.prepare('INSERT INTO t (k) VALUES (?)').run(k).changes))
+    const queued = [insert('a'), insert('b')]
+    expect(vi.getTimerCount()).toBe(1)
+    batcher.flush()
+    expect(commits).toBe(2) // both hooks ran after one COMMIT
+    expect(db.sqlite.prepare('SELECT COUNT(*) AS n FROM t').get()).toEqual({ n: 2 })
+    expect(vi.getTimerCount()).toBe(0)
+    expect(await Promise.all(queued)).toEqual([1, 1])
+    batcher.flush() // nothing queued: no transaction
+    expect(commits).toBe(2)
     db.close()
   })
 })

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.js'
+import type { Database } from './database.js'
 
 interface Pending {
   write: () => unknown
@@ -19,6 +19,8 @@ interface Pending {
  */
 export class TickBatcher {
   private pending: Pending[] = []
+  /** Cancels the scheduled commit of the pending writes. */
+  private cancelScheduled: (() => void) | undefined
   private lastCommitAt = -Infinity
   /** Built once (Database.transaction). */
   private readonly commitAll: (batch: Pending[]) => unknown[]
@@ -37,21 +39,35 @@ export class TickBatcher {
       this.pending.push({ write, resolve: resolve as (value: unknown) => void, reject })
       if (this.pending.length > 1) return
       const wait = this.lastCommitAt + this.minIntervalMs - performance.now()
-      if (wait > 0) setTimeout(() => this.flush(), wait)
-      else setImmediate(() => this.flush())
+      if (wait > 0) {
+        const timer = setTimeout(() => this.commitPending(), wait)
+        this.cancelScheduled = () => clearTimeout(timer)
+      } else {
+        const immediate = setImmediate(() => this.commitPending())
+        this.cancelScheduled = () => clearImmediate(immediate)
+      }
     })
   }
 
-  private flush(): void {
+  /** Commits what is queued now, without waiting for its turn (at shutdown, before the database closes). */
+  flush(): void {
+    this.cancelScheduled?.()
+    this.commitPending()
+  }
+
+  private commitPending(): void {
+    this.cancelScheduled = undefined
     const batch = this.pending
+    if (batch.length === 0) return
     this.pending = []
     this.lastCommitAt = performance.now()
     let values: unknown[]
     try {
       values = this.commitAll(batch)
     } catch {
-      // One write failed and took the batch with it: run each alone so only the failing one is refused. Writes
-      // are plain inserts/updates with ids chosen beforehand, so running them again after the rollback is safe.
+      // One write failed and took the batch with it: run each alone so only the failing one is refused. A write
+      // must therefore be safe to run again after a rollback: the send's inserts use ids chosen beforehand, the
+      // inbound recorder's re-read what exists and choose their ids afresh.
       for (const item of batch) {
         try {
           item.resolve(this.commitOne(item))
