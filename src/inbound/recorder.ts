@@ -52,8 +52,8 @@ interface NewMessageRow {
  */
 export class InboundRecording {
   private readonly now: () => number
-  // Every inbound message runs these, inside Baileys' own handling of the stanza: statements compiled once (building
-  // and compiling the equivalent Kysely queries per message cost more than executing them).
+  // Every inbound message runs these (the journal insert inside Baileys' own handling of the stanza): statements
+  // compiled once (building and compiling the equivalent Kysely queries per message cost more than executing them).
   private readonly stmt: {
     journal: Statement
     unjournal: Statement

@@ -16,7 +16,7 @@ export interface JournalEntry {
   plaintext: Buffer
 }
 
-/** The durable side of inbound handling. Every method is synchronous: it runs inside Baileys' own call stack. */
+/** The durable side of inbound handling. `journal` and `leftovers` are synchronous: they run inside Baileys' own call stack. */
 export interface InboundRecorder {
   /**
    * Records one upsert; `waIds` lists every message of the upsert (also those not recorded). Settles once its
