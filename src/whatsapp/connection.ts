@@ -13,6 +13,7 @@ import { classifyClose, type CloseInfo } from './close-reason.js'
 import type { SessionStore } from './auth-store.js'
 import { BoundedCache } from '../bounded-cache.js'
 import { serialiseSignalTransactions } from './one-signal-transaction.js'
+import { pruningSessions } from './session-pruning.js'
 import type { SentMessageLog } from './sent-messages.js'
 
 export interface ConnectionOptions {
@@ -58,7 +59,7 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
     this.creds = auth.creds
     const baileysLogger = opts.logger.child({ module: 'baileys' }, { level: process.env.BAILEYS_LOG_LEVEL ?? 'silent' })
     this.socket = makeWASocket({
-      auth: { creds: auth.creds, keys: makeCacheableSignalKeyStore(auth.keys, baileysLogger) },
+      auth: { creds: auth.creds, keys: pruningSessions(makeCacheableSignalKeyStore(auth.keys, baileysLogger)) },
       logger: baileysLogger,
       browser: Browsers.ubuntu('Plixa Gateway'),
       ...(opts.wsUrl ? { waWebSocketUrl: opts.wsUrl } : {}),

@@ -11,6 +11,7 @@ import {
   initAuthCreds,
   proto,
   unpadRandomMax16,
+  type SignalKeyStore,
   type SignalRepositoryWithLIDStore
 } from '@whiskeysockets/baileys'
 import type { PreKeyRegistry } from './accounts.js'
@@ -30,10 +31,10 @@ export interface KeyBundle {
 
 export class SignalEndpoint {
   readonly creds = initAuthCreds()
-  private readonly store = new MemoryKeyStore()
   private readonly repository: SignalRepositoryWithLIDStore
 
-  constructor() {
+  /** `store`: where its keys live (in memory unless a benchmark gives it the daemon's own store). */
+  constructor(private readonly store: SignalKeyStore = new MemoryKeyStore()) {
     const keys = addTransactionCapability(this.store, silentLogger, { maxCommitRetries: 1, delayBetweenTriesMs: 0 })
     this.repository = DEFAULT_CONNECTION_CONFIG.makeSignalRepository({ creds: this.creds, keys }, silentLogger)
   }
