@@ -1,11 +1,11 @@
 import BetterSqlite3 from 'better-sqlite3'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { EventEnvelope } from '../../src/events/types.js'
 import { Sealer } from '../../src/security/sealing.js'
 import { SessionStore } from '../../src/whatsapp/auth-store.js'
 import { pruneSessionRecord, pruningSessions, RECEIVING_CHAINS_KEPT } from '../../src/whatsapp/session-pruning.js'
 import { SECRET_KEY, startHarness, type Harness } from '../helpers/harness.js'
-import { sendFixture, type SendFixture } from '../messages/helpers.js'
+import { sendFixture } from '../messages/helpers.js'
 import { MemoryKeyStore } from '../wasim/memory-auth.js'
 
 const SENDING = 1
@@ -51,54 +51,49 @@ describe('pruning Signal session records', () => {
 })
 
 describe('a long conversation (against the simulator)', () => {
-  let h: Harness
-  let f: SendFixture
-
-  beforeAll(async () => {
-    h = await startHarness()
-    f = await sendFixture(h)
-  })
-  afterAll(async () => {
-    await h?.close()
-  })
-
-  /** Resolves when the daemon has recorded the customer's message with this text. */
-  const recorded = (text: string) =>
-    new Promise<EventEnvelope>((resolve) => {
-      const off = h.daemon.events.stream.subscribe({ instanceId: f.inst.id }, (e) => {
-        if (e.type !== 'message.inbound' || (e.data as { text?: string }).text !== text) return
-        off()
-        resolve(e)
-      })
-    })
-
   it(`keeps ${RECEIVING_CHAINS_KEPT} receiving chains per stored session through 8 ratchet turns, and the conversation goes on`, async () => {
-    // Each turn: the daemon writes, the customer answers under a new ratchet key, the daemon adds a receiving chain.
-    const turns = 8
-    for (let turn = 0; turn < turns; turn++) {
-      const res = await f.send('text', { phone: f.customer.phone, data: { text: `question ${turn}` } })
-      expect(res.status).toBe(200)
-      await f.customer.waitForMessage((m) => m.id === res.body.wa_message_id, 15_000)
-      const answer = recorded(`answer ${turn}`)
-      await f.customer.sendText(f.inst.phone.phone, `answer ${turn}`)
-      await answer
-    }
-
-    const store = SessionStore.open(h.config.sessionsDir, f.inst.id, new Sealer(SECRET_KEY, 'sessions'))
-    const file = new BetterSqlite3(SessionStore.fileFor(h.config.sessionsDir, f.inst.id), { readonly: true })
+    const h = await startHarness()
     try {
-      const ids = (file.prepare(`SELECT id FROM keys WHERE type = 'session'`).all() as Array<{ id: string }>).map((r) => r.id)
-      const records = await store.authState().keys.get('session', ids)
-      const receivingChains = Object.values(records).flatMap((r) =>
-        Object.values((r as unknown as ReturnType<typeof record>)._sessions).map(
-          (entry) => Object.values(entry._chains).filter((c) => c.chainType === RECEIVING).length,
-        ),
-      )
+      const f = await sendFixture(h)
+      /** Resolves when the daemon has recorded the customer's message with this text. */
+      const recorded = (text: string) =>
+        new Promise<EventEnvelope>((resolve) => {
+          const off = h.daemon.events.stream.subscribe({ instanceId: f.inst.id }, (e) => {
+            if (e.type !== 'message.inbound' || (e.data as { text?: string }).text !== text) return
+            off()
+            resolve(e)
+          })
+        })
+      // Each turn: the daemon writes, the customer answers under a new ratchet key, the daemon adds a receiving chain.
+      const turns = 8
+      for (let turn = 0; turn < turns; turn++) {
+        const res = await f.send('text', { phone: f.customer.phone, data: { text: `question ${turn}` } })
+        expect(res.status).toBe(200)
+        await f.customer.waitForMessage((m) => m.id === res.body.wa_message_id, 15_000)
+        const answer = recorded(`answer ${turn}`)
+        await f.customer.sendText(f.inst.phone.phone, `answer ${turn}`)
+        await answer
+      }
       // The customer's session went through `turns` ratchet turns; without pruning it would hold one chain per turn.
-      expect(Math.max(...receivingChains)).toBe(RECEIVING_CHAINS_KEPT)
+      expect(Math.max(...storedReceivingChains(h, f.inst.id))).toBe(RECEIVING_CHAINS_KEPT)
     } finally {
-      file.close()
-      store.close()
+      await h.close()
     }
   })
 })
+
+/** The number of receiving chains in each session of each Signal record the instance's session file holds. */
+function storedReceivingChains(h: Harness, instanceId: string): number[] {
+  const store = SessionStore.open(h.config.sessionsDir, instanceId, new Sealer(SECRET_KEY, 'sessions'))
+  const file = new BetterSqlite3(SessionStore.fileFor(h.config.sessionsDir, instanceId), { readonly: true })
+  try {
+    const ids = (file.prepare(`SELECT id FROM keys WHERE type = 'session'`).all() as Array<{ id: string }>).map((r) => r.id)
+    const records = store.authState().keys.get('session', ids) as Record<string, unknown>
+    return Object.values(records).flatMap((r) =>
+      Object.values((r as ReturnType<typeof record>)._sessions).map((entry) => Object.values(entry._chains).filter((c) => c.chainType === RECEIVING).length),
+    )
+  } finally {
+    file.close()
+    store.close()
+  }
+}
