@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events'
-import type { Agent } from 'undici'
+import type { Pool } from 'undici'
 import type { CidrList } from '../net/cidr.js'
-import { createGuardedAgent } from '../net/guarded-agent.js'
+import { createGuardedPool } from '../net/guarded-agent.js'
 import { isSsrfForbidden } from '../net/ssrf-error.js'
 import { parseRetryAfter, type AttemptOutcome } from './retry-policy.js'
 
@@ -57,13 +57,16 @@ export interface DeliveryClientOptions {
   connections: number
   /** the response body is read (so the connection can be reused) up to this size, then dropped */
   maxResponseBytes?: number
+  /** origins with a pool at once (default 1,000); past that the oldest origin's pool is closed */
+  maxOrigins?: number
 }
 
-/** A webhook URL split once into what undici's request takes (URLs repeat for every delivery to a sink). */
+/** A webhook URL resolved once to its origin's pool and its path (URLs repeat for every delivery to a sink). */
 interface ParsedUrl {
-  origin: string
+  pool: Pool
   path: string
 }
+
 
 /** The client's own deadline, told apart from the caller's shutdown abort. */
 class DeadlineError extends Error {
@@ -71,27 +74,24 @@ class DeadlineError extends Error {
 }
 
 /**
- * undici `Agent.request` (not `fetch`: 5× slower, performance.md) through the SSRF-guarded connector. undici never
- * follows redirects without a redirect interceptor, so a 3xx is an answer like any other. Header and body timeouts
- * are the webhook timeout (undici's defaults are 300 s); an overall deadline covers slow-drip bodies.
+ * undici `Pool.request`, one pool per origin (not `fetch`: 5× slower, performance.md; not an `Agent`, a second
+ * dispatcher layer per request, see createGuardedPool) through the SSRF-guarded connector. undici never follows
+ * redirects without a redirect interceptor, so a 3xx is an answer like any other. Header and body timeouts are the
+ * webhook timeout (undici's defaults are 300 s); an overall deadline covers slow-drip bodies.
  *
  * Per attempt this costs one AttemptAbort and one timer: `AbortSignal.timeout` + `AbortSignal.any` cost ≈ 30 µs per
  * request on Node 20 (weak references and finalizers), more than signing the body.
  */
 export class DeliveryClient implements DeliveryPoster {
-  private readonly agent: Agent
   private readonly maxResponseBytes: number
+  private readonly maxOrigins: number
+  /** In creation order: the first is the oldest. */
+  private readonly pools = new Map<string, Pool>()
   private readonly urls = new Map<string, ParsedUrl>()
 
   constructor(private readonly opts: DeliveryClientOptions) {
-    this.agent = createGuardedAgent({
-      allow: opts.allow,
-      connectTimeoutMs: opts.timeoutMs,
-      headersTimeoutMs: opts.timeoutMs,
-      bodyTimeoutMs: opts.timeoutMs,
-      connections: opts.connections,
-    })
     this.maxResponseBytes = opts.maxResponseBytes ?? 64 * 1024
+    this.maxOrigins = opts.maxOrigins ?? 1_000
   }
 
   async post(url: string, body: Buffer, headers: Record<string, string>, abort = new AttemptAbort()): Promise<AttemptOutcome> {
@@ -102,7 +102,7 @@ export class DeliveryClient implements DeliveryPoster {
       // The worker builds `headers` for this attempt alone, so adding to it copies nothing.
       headers['content-length'] = String(body.length)
       const signal = abort as unknown as EventEmitter
-      const res = await this.agent.request({ origin: target.origin, path: target.path, method: 'POST', headers, body, signal })
+      const res = await target.pool.request({ path: target.path, method: 'POST', headers, body, signal })
       // The status line is the answer: read the body so the connection can be reused, up to the cap (beyond it the
       // connection is closed), and never let a broken body change the outcome.
       await res.body.dump({ limit: this.maxResponseBytes }).catch(() => undefined)
@@ -119,19 +119,46 @@ export class DeliveryClient implements DeliveryPoster {
   }
 
   async close(): Promise<void> {
-    await this.agent.destroy()
+    const pools = [...this.pools.values()]
+    this.pools.clear()
+    this.urls.clear()
+    await Promise.all(pools.map((pool) => pool.destroy()))
   }
 
   private parse(url: string): ParsedUrl {
     let parsed = this.urls.get(url)
     if (!parsed) {
       const u = new URL(url)
-      parsed = { origin: u.origin, path: `${u.pathname}${u.search}` }
+      parsed = { pool: this.poolFor(u.origin), path: `${u.pathname}${u.search}` }
       // Bounded by the number of sinks; cleared rather than grown if URLs churn.
-      if (this.urls.size >= 1_000) this.urls.clear()
+      if (this.urls.size >= this.maxOrigins) this.urls.clear()
       this.urls.set(url, parsed)
     }
     return parsed
+  }
+
+  private poolFor(origin: string): Pool {
+    let pool = this.pools.get(origin)
+    if (!pool) {
+      if (this.pools.size >= this.maxOrigins) this.retireOldestPool()
+      pool = createGuardedPool(origin, {
+        allow: this.opts.allow,
+        connectTimeoutMs: this.opts.timeoutMs,
+        headersTimeoutMs: this.opts.timeoutMs,
+        bodyTimeoutMs: this.opts.timeoutMs,
+        connections: this.opts.connections,
+      })
+      this.pools.set(origin, pool)
+    }
+    return pool
+  }
+
+  /** Closes the oldest origin's pool once its requests finished; URLs resolved to it resolve again. */
+  private retireOldestPool(): void {
+    const [origin, pool] = this.pools.entries().next().value as [string, Pool]
+    this.pools.delete(origin)
+    this.urls.clear()
+    void pool.close().catch(() => undefined)
   }
 }
 

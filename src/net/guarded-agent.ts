@@ -1,6 +1,6 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns'
 import { isIP, type LookupFunction } from 'node:net'
-import { Agent, buildConnector } from 'undici'
+import { Agent, buildConnector, Pool } from 'undici'
 import { isForbiddenAddress, type CidrList } from './cidr.js'
 import { SsrfForbiddenError } from './ssrf-error.js'
 
@@ -35,28 +35,44 @@ export function createGuardedLookup(allow: CidrList): LookupFunction {
 }
 
 /**
- * An undici Agent that cannot reach loopback, private, link-local, metadata… addresses unless `allow` opens them.
+ * A connector that cannot reach loopback, private, link-local, metadata… addresses unless `allow` opens them.
  * Names are checked by the lookup at connect time; IP-literal hosts never reach a lookup, so they are checked here.
- * undici does not follow redirects unless a redirect interceptor is composed in: never add one to this agent.
  */
-export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
-  const connectWithLookup = buildConnector({
-    timeout: opts.connectTimeoutMs ?? 10_000,
-    lookup: createGuardedLookup(opts.allow),
-  })
-  const connect: buildConnector.connector = (options, callback) => {
+function guardedConnector(allow: CidrList, connectTimeoutMs: number): buildConnector.connector {
+  const connectWithLookup = buildConnector({ timeout: connectTimeoutMs, lookup: createGuardedLookup(allow) })
+  return (options, callback) => {
     const host = options.hostname.startsWith('[') ? options.hostname.slice(1, -1) : options.hostname
-    if (isIP(host) !== 0 && isForbiddenAddress(host, opts.allow)) {
+    if (isIP(host) !== 0 && isForbiddenAddress(host, allow)) {
       callback(new SsrfForbiddenError(host, host), null)
       return
     }
     connectWithLookup(options, callback)
   }
-  return new Agent({
-    connect,
+}
+
+function dispatcherOptions(opts: GuardedAgentOptions) {
+  return {
+    connect: guardedConnector(opts.allow, opts.connectTimeoutMs ?? 10_000),
     headersTimeout: opts.headersTimeoutMs ?? 10_000,
     bodyTimeout: opts.bodyTimeoutMs ?? 10_000,
     connections: opts.connections ?? 8,
     maxResponseSize: opts.maxResponseSize ?? -1,
-  })
+  }
+}
+
+/**
+ * An undici Agent (any origin) through the guarded connector. undici does not follow redirects unless a redirect
+ * interceptor is composed in: never add one to this agent or to the pools below.
+ */
+export function createGuardedAgent(opts: GuardedAgentOptions): Agent {
+  return new Agent(dispatcherOptions(opts))
+}
+
+/**
+ * An undici Pool for one origin through the guarded connector: for a caller that posts to few origins many times.
+ * A request through an Agent cost 5–28 µs more of main-thread time than the same request through a Pool (measured
+ * against a local receiver, undici 7.16: the Agent dispatches through a second dispatcher layer).
+ */
+export function createGuardedPool(origin: string, opts: GuardedAgentOptions): Pool {
+  return new Pool(origin, dispatcherOptions(opts))
 }
