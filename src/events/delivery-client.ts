@@ -61,9 +61,9 @@ export interface DeliveryClientOptions {
   maxOrigins?: number
 }
 
-/** A webhook URL resolved once to its origin's pool and its path (URLs repeat for every delivery to a sink). */
+/** A webhook URL split once into its origin and path (URLs repeat for every delivery to a sink). */
 interface ParsedUrl {
-  pool: Pool
+  origin: string
   path: string
 }
 
@@ -102,7 +102,7 @@ export class DeliveryClient implements DeliveryPoster {
       // The worker builds `headers` for this attempt alone, so adding to it copies nothing.
       headers['content-length'] = String(body.length)
       const signal = abort as unknown as EventEmitter
-      const res = await target.pool.request({ path: target.path, method: 'POST', headers, body, signal })
+      const res = await this.poolFor(target.origin).request({ path: target.path, method: 'POST', headers, body, signal })
       // The status line is the answer: read the body so the connection can be reused, up to the cap (beyond it the
       // connection is closed), and never let a broken body change the outcome.
       await res.body.dump({ limit: this.maxResponseBytes }).catch(() => undefined)
@@ -121,7 +121,6 @@ export class DeliveryClient implements DeliveryPoster {
   async close(): Promise<void> {
     const pools = [...this.pools.values()]
     this.pools.clear()
-    this.urls.clear()
     await Promise.all(pools.map((pool) => pool.destroy()))
   }
 
@@ -129,7 +128,7 @@ export class DeliveryClient implements DeliveryPoster {
     let parsed = this.urls.get(url)
     if (!parsed) {
       const u = new URL(url)
-      parsed = { pool: this.poolFor(u.origin), path: `${u.pathname}${u.search}` }
+      parsed = { origin: u.origin, path: `${u.pathname}${u.search}` }
       // Bounded by the number of sinks; cleared rather than grown if URLs churn.
       if (this.urls.size >= this.maxOrigins) this.urls.clear()
       this.urls.set(url, parsed)
@@ -153,11 +152,10 @@ export class DeliveryClient implements DeliveryPoster {
     return pool
   }
 
-  /** Closes the oldest origin's pool once its requests finished; URLs resolved to it resolve again. */
+  /** Closes the oldest origin's pool once its requests finished; that origin's next request gets a new one. */
   private retireOldestPool(): void {
     const [origin, pool] = this.pools.entries().next().value as [string, Pool]
     this.pools.delete(origin)
-    this.urls.clear()
     void pool.close().catch(() => undefined)
   }
 }
