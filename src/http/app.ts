@@ -15,6 +15,7 @@ import type { GatewayMetrics } from '../metrics/metrics.js'
 import type { PairingLinks } from '../security/pairing-links.js'
 import { registerOpenApi } from './openapi.js'
 import { echoRequestId, requestId } from './request-id.js'
+import { closeEventStreams } from './sse.js'
 import { installRequestLogging } from './request-log.js'
 import { installMetrics } from './routes/metrics.js'
 import { pairingRoutes } from './routes/pairing.js'
@@ -52,6 +53,8 @@ export async function buildApp(deps: AppDeps) {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
+  // Before the server waits for its connections to end: event streams would never end by themselves.
+  app.addHook('preClose', async () => closeEventStreams(app.server))
   echoRequestId(app)
   installRequestLogging(app, logger)
   // Before every route: @fastify/swagger collects routes as they are added.

@@ -146,4 +146,17 @@ describe('admin API: auth, errors and instance management', () => {
     expect(ready.status).toBe(200)
     expect(ready.body.data.checks).toEqual({ database: true, instances_restored: true })
   })
+
+  it('shuts down with an event stream open: the stream is ended, not waited for', async () => {
+    const { port } = h.daemon.app.server.address() as { port: number }
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/events/stream`, { headers: adminHeaders })
+    expect(res.status).toBe(200)
+    const drained = (async () => {
+      for await (const _chunk of res.body as unknown as AsyncIterable<Uint8Array>);
+      return 'ended'
+    })()
+    // Without the stream being ended at close, the server's close waits for it and this never returns.
+    await h.restartDaemon()
+    expect(await drained).toBe('ended')
+  })
 })
