@@ -4,7 +4,7 @@ import type { Outbox } from '../events/outbox.js'
 import type { InboundMessage } from '../whatsapp/inbound.js'
 import type { InboundRecorder, JournalEntry, StoredStanza } from '../whatsapp/inbound-listener.js'
 import type { MediaLinks } from './media-links.js'
-import type { InboundMediaStore } from './media-store.js'
+import type { InboundMediaStore, MediaFileRow } from './media-store.js'
 import { TickBatcher } from '../db/tick-batcher.js'
 import { timeOrderedId } from '../ids.js'
 
@@ -132,7 +132,7 @@ export class InboundRecording {
     const messageId = existing?.id ?? newMessageId()
     const iso = new Date(this.now()).toISOString()
     const mediaRow = m.media ? this.deps.media.register(instanceId, messageId, m.media) : undefined
-    const mediaJson = mediaRow ? JSON.stringify({ id: mediaRow.id, mimetype: mediaRow.mimetype, size: m.media?.size ?? null, filename: mediaRow.filename, sha256: m.media?.sha256 ?? null, duration_seconds: m.media?.durationSeconds ?? null }) : null
+    const mediaJson = storedMedia(mediaRow, m)
     if (existing) {
       // The resend of an undecryptable stub: the row gets the content.
       this.stmt.updateMessage.run(m.type, m.text, JSON.stringify(extras(m)), mediaJson, m.quotedWaId, m.pushName, iso, messageId)
@@ -159,8 +159,7 @@ export class InboundRecording {
     const messageId = newMessageId()
     const iso = new Date(this.now()).toISOString()
     const mediaRow = m.media ? this.deps.media.register(instanceId, messageId, m.media) : undefined
-    const media = mediaRow ? JSON.stringify({ id: mediaRow.id, mimetype: mediaRow.mimetype, filename: mediaRow.filename }) : null
-    this.insertMessage({ id: messageId, instanceId, direction: 'outbound', source: 'phone', m, pushName: null, media, status: 'sent', iso })
+    this.insertMessage({ id: messageId, instanceId, direction: 'outbound', source: 'phone', m, pushName: null, media: storedMedia(mediaRow, m), status: 'sent', iso })
     this.deps.outbox.append({
       type: 'message.outbound',
       instanceId,
@@ -228,6 +227,16 @@ export class InboundRecording {
     }
     return data
   }
+}
+
+/**
+ * The message row's `media` column, the same for both directions (the messages API reads it): what the sender
+ * announced, or null where it announced nothing.
+ */
+function storedMedia(row: MediaFileRow | undefined, m: InboundMessage): string | null {
+  if (!row) return null
+  const { size = null, sha256 = null, durationSeconds = null } = m.media ?? {}
+  return JSON.stringify({ id: row.id, mimetype: row.mimetype, size, filename: row.filename, sha256, duration_seconds: durationSeconds })
 }
 
 function extras(m: InboundMessage): Record<string, unknown> {

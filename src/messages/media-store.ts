@@ -26,7 +26,7 @@ export class OutboundMediaStore {
       path: file,
       mimetype: media.mimetype,
       size: media.bytes.length,
-      sha256: createHash('sha256').update(media.bytes).digest('base64'),
+      sha256: createHash('sha256').update(media.bytes).digest('hex'), // hex, as inbound media's (contract: media.sha256)
       filename: media.fileName ?? null,
       duration_seconds: media.seconds ?? null,
       width: media.width ?? null,

@@ -12,7 +12,7 @@ export interface MessageView {
   type: string
   text: string | null
   quoted: { wa_message_id: string } | null
-  media: { mimetype: string; size: number; filename: string | null; sha256: string; duration_seconds: number | null } | null
+  media: { mimetype: string; size: number | null; filename: string | null; sha256: string | null; duration_seconds: number | null } | null
   /** Outbound statuses; inbound rows are `received`. */
   status: MessageStatus | 'received'
   error: { code: string; message: string; wa_code: number | null } | null
@@ -33,7 +33,7 @@ export function messageView(row: Message): MessageView {
     text: row.text,
     quoted: row.quoted_wa_id ? { wa_message_id: row.quoted_wa_id } : null,
     media: media
-      ? { mimetype: media.mimetype, size: media.size, filename: media.filename, sha256: media.sha256, duration_seconds: media.duration_seconds }
+      ? { mimetype: media.mimetype, size: media.size ?? null, filename: media.filename ?? null, sha256: media.sha256 ?? null, duration_seconds: media.duration_seconds ?? null }
       : null,
     status: row.status as MessageStatus | 'received',
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '', wa_code: row.error_wa_code } : null,

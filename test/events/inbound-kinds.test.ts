@@ -107,6 +107,29 @@ describe('every inbound message kind reaches the receiver as message.inbound', (
     expect(req.json.data).toMatchObject({ source: 'phone', phone: ana.phone, text: 'typed on the phone', type: 'text' })
   })
 
+  it('media typed on the phone is listed by the messages API like any other message', async () => {
+    const bytes = randomBytes(1234)
+    const { id } = await inst.phone.sendMessage(ana.phone, {
+      imageMessage: {
+        mimetype: 'image/jpeg',
+        fileLength: bytes.length,
+        fileSha256: createHash('sha256').update(bytes).digest(),
+        fileEncSha256: randomBytes(32),
+        mediaKey: randomBytes(32),
+        directPath: '/v/t62.7118-24/phone-typed',
+        url: 'https://mmg.whatsapp.net/v/t62.7118-24/phone-typed',
+      },
+    })
+    const event = (await delivered(id, 'message.outbound')).json.data
+    const res = await h.request('GET', `/api/v1/messages/${event.message_id}`)
+    expect(res.status).toBe(200)
+    expect(res.body.data).toMatchObject({
+      source: 'phone',
+      type: 'image',
+      media: { mimetype: 'image/jpeg', size: 1234, sha256: createHash('sha256').update(bytes).digest('hex') },
+    })
+  })
+
   it('an undecryptable message is reported, and reported again when the resend decrypts', async () => {
     h.sim.faults.corruptNextFrom(ana.phone)
     const { id } = await ana.sendText(inst.phone.phone, 'secret after retry')

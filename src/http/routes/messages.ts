@@ -28,9 +28,10 @@ export const MessageSchema = Type.Object({
   media: Nullable(
     Type.Object({
       mimetype: Type.String(),
-      size: Type.Integer(),
+      // null: the sender of an inbound message did not announce it
+      size: Nullable(Type.Integer()),
       filename: Nullable(Type.String()),
-      sha256: Type.String(),
+      sha256: Nullable(Type.String()),
       duration_seconds: Nullable(Type.Integer()),
     }),
   ),
