@@ -86,7 +86,7 @@ export interface DeliverySettled {
   attempt: number
   httpStatus: number | null
   error: string | null
-  /** the endpoint answered 410 and was disabled */
+  /** the endpoint answered 410 and was disabled (webhooks only: a tenant's core is never disabled) */
   disabled: boolean
   durationMs: number
 }
@@ -167,12 +167,13 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       dueSinks: sqlite.prepare(`
         SELECT sink_kind, sink_id, MIN(next_attempt_at) AS at FROM deliveries WHERE status = 'pending' GROUP BY sink_kind, sink_id`),
       eventBody: sqlite.prepare(`SELECT body FROM events WHERE id = ?`),
-      // The attempt joins the row's log in the same write (migration 006).
+      // The attempt joins the row's log in the same write (migration 006). Only a pending row: one that a 410 ended
+      // (disable) or that was deleted while its attempt ran keeps what happened to it.
       finalise: sqlite.prepare(`
         UPDATE deliveries SET status = ?, attempts = attempts + 1, next_attempt_at = ?, last_status = ?, last_error = ?,
           updated_at = ?, attempt_log = json_insert(coalesce(attempt_log, '[]'), '$[#]',
             json_object('at', ?, 'status_code', ?, 'error', ?, 'duration_ms', ?))
-        WHERE seq = ?`),
+        WHERE seq = ? AND status = 'pending'`),
     }
   }
 
@@ -208,6 +209,11 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       } else if (sink.queueHead === sink.queue.length && this.hasSlot(sink)) {
         this.launch(sink, row)
       } else if (sink.queue.length - sink.queueHead < this.maxQueued) {
+        // The rows taken so far go once they are half the array: a backlog that never drains must not keep them.
+        if (sink.queueHead >= 1024 && sink.queueHead * 2 >= sink.queue.length) {
+          sink.queue = sink.queue.slice(sink.queueHead)
+          sink.queueHead = 0
+        }
         sink.queue.push(row)
         waiting = true
       } else {
@@ -323,6 +329,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     const fromStart = sink.cursorSeq === CURSOR_START
     // From the start, the held rows are read again and skipped; from the cursor, they lie behind it.
     const limit = READ_PAGE + (fromStart ? sink.held.size : 0)
+    this.clearQueue(sink) // every row in it is taken: a backlog read page after page must not pile them up
     const rows = this.stmt.claim.all(kind, id, sink.cursorAt, sink.cursorSeq, limit, kind, id, sink.cursorAt, now, limit, limit) as Array<
       Omit<PendingDelivery, 'sink_kind' | 'sink_id'>
     >
@@ -354,11 +361,13 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
 
   /** Runs one attempt in a slot already taken; frees the slot when it ends. */
   private begin(sink: Sink, row: PendingDelivery): void {
-    const done = this.run(sink, row).finally(() => {
-      this.settled.delete(done)
-      this.give(sink)
-      this.afterSlotFreed()
-    })
+    const done = this.run(sink, row)
+      .catch((err: unknown) => this.attemptFailed(sink, row, err))
+      .finally(() => {
+        this.settled.delete(done)
+        this.give(sink)
+        this.afterSlotFreed()
+      })
     this.settled.add(done)
   }
 
@@ -414,7 +423,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     return true
   }
 
-  /** One timer, set to the earliest future retry (or `at`); capped so clock jumps heal within a minute. */
+  /** One timer, set to the earliest future retry; capped so clock jumps heal within a minute. */
   private armTimer(now: number): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
@@ -449,6 +458,11 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
       stored = Buffer.from(found.body, 'utf8')
     }
     const body = this.deps.renderBody ? await this.deps.renderBody(stored, target) : stored
+    if (!this.running) {
+      // Stopped while the body was prepared (inline media can take a while): give the row back, nothing was sent.
+      sink.held.delete(row.seq)
+      return
+    }
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': USER_AGENT,
@@ -472,6 +486,17 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     if (verdict.kind === 'failed' && outcome.status === undefined && outcome.error === 'forbidden') {
       this.deps.logger.warn({ sink: sinkKey(ref) }, 'webhook URL resolves to a forbidden address; delivery failed')
     }
+  }
+
+  /**
+   * The attempt threw before it had a result (its sink could not be read — e.g. a secret sealed with another key —
+   * or the database failed): counted as a failed attempt of kind `internal`, retried on the schedule like a network
+   * error, so the row is released and the chain ends in time instead of the error ending the process.
+   */
+  private attemptFailed(sink: Sink, row: PendingDelivery, err: unknown): void {
+    this.deps.logger.error({ err, deliveryId: row.id, sink: sinkKey(sink.ref) }, 'webhook delivery attempt failed inside the daemon')
+    const outcome: AttemptOutcome = { error: 'internal', errorMessage: err instanceof Error ? err.message : String(err), durationMs: 0 }
+    this.finalise(sink, row, judge(outcome, row.attempts + 1, this.deps.schedule), outcome)
   }
 
   /** Queues the result for the next commit (flushFinals); the row stays held until then. */
@@ -516,7 +541,7 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
         attempt: row.attempts + 1,
         httpStatus: outcome?.status ?? null,
         error: f.lastError,
-        disabled: verdict.kind === 'disable',
+        disabled: verdict.kind === 'disable' && row.sink_kind === 'webhook',
         durationMs: outcome?.durationMs ?? 0,
       })
     }

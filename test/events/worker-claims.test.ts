@@ -41,10 +41,10 @@ class HeldPoster implements DeliveryPoster {
   }
 }
 
-function setup(concurrency = 2, opts: { now?: () => number; maxQueued?: number; start?: boolean } = {}) {
-  const { now, maxQueued, start = true } = opts
+function setup(concurrency = 2, opts: { now?: () => number; maxQueued?: number; start?: boolean; target?: () => SinkTarget } = {}) {
+  const { now, maxQueued, start = true, target = () => TARGET } = opts
   const db = openDatabase({ file: ':memory:', migrations })
-  const sinks = { subscribers: () => [HOOK], target: () => TARGET } as unknown as SinkDirectory
+  const sinks = { subscribers: () => [HOOK], target, invalidate: () => {} } as unknown as SinkDirectory
   const outbox = new Outbox(db, sinks, now)
   const poster = new HeldPoster()
   const worker = new DeliveryWorker({
@@ -221,6 +221,39 @@ describe('delivery worker: new rows handed over at commit, claims in memory, bat
     expect(rowsOf(db)).toMatchObject([{ status: 'pending', attempts: 0 }])
     expect(db.sqlite.prepare('SELECT attempt_log FROM deliveries').pluck().get()).toBeNull()
     await db.close()
+  })
+
+  it('an attempt that throws inside the daemon counts as a failed attempt to retry, and the process goes on', async () => {
+    let reads = 0
+    const target = () => {
+      if (++reads === 1) throw new Error('unsealing the secret failed')
+      return TARGET
+    }
+    const { db, outbox, worker } = setup(1, { target })
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    const settled = settledOnce(worker, () => true)
+    append(outbox, 1)
+    expect(await settled).toMatchObject({ status: 'pending', attempt: 1, error: 'internal', httpStatus: null })
+    expect(rowsOf(db)).toMatchObject([{ status: 'pending', attempts: 1 }])
+  })
+
+  it('a result arriving after a 410 ended the chain does not bring the row back to pending', async () => {
+    const { db, outbox, poster, worker } = setup(2)
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    append(outbox, 1)
+    append(outbox, 2)
+    await poster.waitForPosts(2)
+    const disabled = settledOnce(worker, (s) => s.disabled)
+    poster.posts[0]!.answer({ status: 410, durationMs: 1 })
+    await disabled
+    expect(rowsOf(db).map((r) => r.status)).toEqual(['failed', 'failed'])
+    const late = settledOnce(worker, (s) => s.httpStatus === 503)
+    poster.posts[1]!.answer({ status: 503, durationMs: 1 })
+    await late
+    expect(rowsOf(db).map((r) => [r.status, r.attempts])).toEqual([
+      ['failed', 1],
+      ['failed', 0],
+    ])
   })
 })
 
