@@ -53,7 +53,7 @@ export interface DeliveryPoster {
 export interface DeliveryClientOptions {
   allow: CidrList
   timeoutMs: number
-  /** connections per origin: the per-endpoint concurrency bound */
+  /** connections per origin, at most: no fewer than the attempts that may run at once to it, over all its sinks */
   connections: number
   /** the response body is read (so the connection can be reused) up to this size, then dropped */
   maxResponseBytes?: number

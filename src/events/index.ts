@@ -46,9 +46,11 @@ export type EventDelivery = ReturnType<typeof createEventDelivery>
 export function createEventDelivery(deps: EventDeliveryDeps) {
   const { config, db, manager, outbox, sinks, logger } = deps
   const log = logger.child({ module: 'events' })
+  // Several sinks can share an origin (tenants' cores on one host): the worker bounds each sink's attempts, and the
+  // origin's pool must not bound them again, or one hanging sink would hold the connections its neighbours need.
+  const maxInFlight = 512
   const client =
-    deps.client ??
-    new DeliveryClient({ allow: config.allowPrivateCidrs, timeoutMs: config.webhooks.timeoutMs, connections: config.webhooks.perEndpointConcurrency })
+    deps.client ?? new DeliveryClient({ allow: config.allowPrivateCidrs, timeoutMs: config.webhooks.timeoutMs, connections: maxInFlight })
   const links = new MediaLinks(deps.secretKey, config.publicUrl, config.media.linkTtlSeconds, deps.now)
   const media = new InboundMediaStore({
     db,
@@ -66,6 +68,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     client,
     schedule: config.webhooks.retryScheduleMs,
     perEndpointConcurrency: config.webhooks.perEndpointConcurrency,
+    maxInFlight,
     logger: log,
     takeBody: (eventId) => outbox.takeBody(eventId),
     renderBody: (body, target) => renderBody(body, target, media, config.media.inlineMaxBytes),

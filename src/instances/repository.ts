@@ -59,8 +59,12 @@ export class InstanceRepository {
     })
   }
 
+  /** The instance and everything of it: most tables cascade; the journal of decrypted stanzas has no foreign key. */
   delete(id: string): void {
-    this.db.run(this.db.qb.deleteFrom('instances').where('id', '=', id))
+    this.db.tx(() => {
+      this.db.run(this.db.qb.deleteFrom('inbound_journal').where('instance_id', '=', id))
+      this.db.run(this.db.qb.deleteFrom('instances').where('id', '=', id))
+    })
   }
 
   private logTransition(change: StatusChange): void {

@@ -118,10 +118,17 @@ describe('admin API: auth, errors and instance management', () => {
     const fs = await import('node:fs')
     const sessionFile = `${h.config.sessionsDir}/${id}.db`
     expect(fs.existsSync(sessionFile)).toBe(true)
+    // A decrypted stanza left in the journal (a crash before its message was recorded) is the instance's data too.
+    const journal = h.daemon.db.sqlite.prepare('SELECT COUNT(*) FROM inbound_journal WHERE instance_id = ?').pluck()
+    h.daemon.db.sqlite
+      .prepare('INSERT INTO inbound_journal (instance_id, wa_message_id, stanza, plaintext, created_at) VALUES (?, ?, ?, ?, ?)')
+      .run(id, 'LEFTOVER1', '{}', Buffer.from('secret'), Date.now())
+    expect(journal.get(id)).toBe(1)
     const res = await h.request('DELETE', `/api/v1/instances/${id}`)
     expect(res.status).toBe(200)
     expect(phone.linkedDevices()).toHaveLength(0)
     expect(fs.existsSync(sessionFile)).toBe(false)
+    expect(journal.get(id)).toBe(0)
   })
 
   it('pairs by code: the phone enters the code the API handed out', async () => {
