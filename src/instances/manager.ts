@@ -140,7 +140,8 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
 
   async delete(id: string): Promise<void> {
     const supervisor = this.supervisor(id)
-    if (supervisor.isPaired) await supervisor.disconnect('deleted')
+    // An unreadable session cannot log out; the file goes all the same.
+    if (supervisor.session === 'paired') await supervisor.disconnect('deleted')
     supervisor.stop()
     supervisor.removeAllListeners()
     this.supervisors.delete(id)
@@ -166,8 +167,9 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
     for (const instance of this.deps.repo.list()) {
       const supervisor = this.supervise(instance)
       if (instance.status === 'disconnected') continue
-      if (!supervisor.isPaired) {
-        supervisor.forceStatus('disconnected', 'pairing_interrupted_by_restart')
+      const session = supervisor.session
+      if (session !== 'paired') {
+        supervisor.forceStatus('disconnected', session === 'unreadable' ? 'session_store_error' : 'pairing_interrupted_by_restart')
         continue
       }
       // Not connected until it reconnects: say so now rather than when its turn in the queue comes.

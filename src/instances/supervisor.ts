@@ -61,6 +61,8 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   private failures = 0
   /** Set between pair-success (515 while pairing) and the first `open` with the new credentials. */
   private justPaired = false
+  /** A logout is under way: a socket closing meanwhile is not reconnected. */
+  private disconnecting = false
   private reconnectTimer: NodeJS.Timeout | undefined
   /** Set while this instance waits for a connect slot: withdraws it from the gate's queue. */
   private cancelConnectRequest: (() => void) | undefined
@@ -93,7 +95,21 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   get isPaired(): boolean {
-    return this.deps.store.isOpen && this.deps.store.readCreds()?.account !== undefined
+    return this.session === 'paired'
+  }
+
+  /**
+   * What the session file holds. `unreadable`: it cannot be read (another GATEWAY_SECRET_KEY, a damaged file, no
+   * file descriptors left) — never taken for "no credentials", which would start a QR cycle over the file.
+   */
+  get session(): 'paired' | 'unpaired' | 'unreadable' {
+    if (!this.deps.store.isOpen) return 'unpaired'
+    try {
+      return this.deps.store.readCreds()?.account !== undefined ? 'paired' : 'unpaired'
+    } catch (err) {
+      this.log.error({ err }, 'session store unreadable')
+      return 'unreadable'
+    }
   }
 
   /**
@@ -105,8 +121,9 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     this.clearReconnect()
     this.qrAttempt = 0
     this.qrState = undefined
-    const paired = this.isPaired
-    this.setStatus(paired ? 'connecting' : 'pending_qr', reason, code)
+    const session = this.session
+    if (session === 'unreadable') return this.setStatus('disconnected', 'session_store_error')
+    this.setStatus(session === 'paired' ? 'connecting' : 'pending_qr', reason, code)
     let waiting = true
     const cancel = this.deps.connectGate.request((release) => {
       waiting = false
@@ -131,10 +148,21 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     this.clearReconnect()
     const open = this.openConnection
     if (open) {
-      const closed = new Promise<void>((resolve) => open.once('close', () => resolve()))
-      await open.logout().catch((err: unknown) => this.log.warn({ err }, 'logout request failed; wiping credentials anyway'))
-      await closed
+      // Whatever closes the socket meanwhile must not schedule a reconnect: the instance is being logged out.
+      this.disconnecting = true
+      try {
+        const closed = new Promise<void>((resolve) => open.once('close', () => resolve()))
+        const loggedOut = await open.logout().then(
+          () => true,
+          (err: unknown) => (this.log.warn({ err }, 'logout request failed; wiping credentials anyway'), false),
+        )
+        // The server ends the socket after a logout; after a failed one it may stay up, and closeSocket ends it.
+        if (loggedOut) await closed
+      } finally {
+        this.disconnecting = false
+      }
     }
+    this.clearReconnect()
     this.closeSocket(reason)
     this.forgetCredentials()
     if (this.statusValue !== 'disconnected') this.setStatus('disconnected', reason)
@@ -256,19 +284,23 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   }
 
   private onClose(connection: WaConnection, info: CloseInfo): void {
-    if (connection === this.openConnection) {
+    const wasOpen = connection === this.openConnection
+    if (wasOpen) {
       this.openConnection = undefined
       this.emit('closed', connection)
     }
     if (connection !== this.connection) return
     this.connection = undefined
     this.qrState = undefined
-    if (this.stopped || info.reason === 'restart' || info.reason === 'shutdown') return
+    if (this.stopped || this.disconnecting) return
     this.log.info({ code: info.code, reason: info.reason }, 'socket closed')
     switch (info.kind) {
       case 'restart_required':
-        // After pair-success the server asks for a fresh socket with the new credentials (Socket/socket.js:791-796).
-        this.justPaired = this.statusValue === 'pending_qr'
+        // After pair-success the server asks for a fresh socket with the new credentials (Socket/socket.js:791-796),
+        // and it may ask an open socket to restart: both at once. A socket that never opened backs off like any
+        // failure, so a server answering every login with 515 is not retried at handshake speed.
+        if (this.statusValue !== 'pending_qr' && !wasOpen) return this.scheduleReconnect(info)
+        this.justPaired ||= this.statusValue === 'pending_qr'
         return this.start(this.justPaired ? 'paired' : 'restart_required', info.code)
       case 'logged_out':
         this.forgetCredentials()

@@ -68,6 +68,28 @@ describe('login refused', () => {
     expect(await disconnected).toMatchObject({ reason: 'failure_401', code: 401 })
     expect(h.daemon.manager.supervisor(id).isPaired).toBe(false)
   })
+
+  it('an unreadable session file leaves its instance disconnected (session_store_error); the others restore', async () => {
+    const damaged = await h.pairNewInstance()
+    const healthy = await h.pairNewInstance()
+    const fs = await import('node:fs')
+    const file = `${h.config.sessionsDir}/${damaged.id}.db`
+    await h.restartDaemon({
+      whileDown: async () => {
+        for (const f of [`${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true })
+        fs.writeFileSync(file, Buffer.alloc(8192, 0x5a))
+      },
+    })
+    await h.waitForStatus(damaged.id, 'disconnected')
+    expect(h.daemon.manager.get(damaged.id)).toMatchObject({ status: 'disconnected', status_reason: 'session_store_error' })
+    await h.waitForStatus(healthy.id, 'connected')
+    // Restarting it answers, and ends where it was: no QR cycle over a file that holds someone's credentials.
+    expect((await h.request('POST', `/api/v1/instances/${damaged.id}/restart`)).status).toBeLessThan(500)
+    expect(h.daemon.manager.get(damaged.id).status).toBe('disconnected')
+    expect(fs.readFileSync(file).subarray(0, 16)).toEqual(Buffer.alloc(16, 0x5a))
+    expect((await h.request('DELETE', `/api/v1/instances/${damaged.id}`)).status).toBe(200)
+    expect(fs.existsSync(file)).toBe(false)
+  })
 })
 
 describe('consecutive failures', () => {
@@ -86,6 +108,30 @@ describe('consecutive failures', () => {
       expect(change?.reason).toBe('too_many_failures')
       const transitions = h.daemon.db.sqlite.prepare('SELECT COUNT(*) AS n FROM instance_transitions WHERE instance_id = ?').get(id) as { n: number }
       expect(transitions.n).toBeGreaterThanOrEqual(4)
+    } finally {
+      await h.close()
+    }
+  })
+
+  it('a 515 answered to every login counts as a failure and backs off, instead of restarting at handshake speed', async () => {
+    const h = await startHarness({ env: { RECONNECT_MAX_FAILURES: '3', RECONNECT_BASE_MS: '20', RECONNECT_MAX_MS: '50' } })
+    try {
+      const { id, phone } = await h.pairNewInstance()
+      const jid = phone.linkedDevices()[0]!
+      let refused = 0
+      // Every login of this device is refused with 515 (Baileys closes with restartRequired, socket.js:798-801).
+      const rearm = (e: { deviceJid: string }) => {
+        if (e.deviceJid !== jid) return
+        refused += 1
+        h.sim.faults.failureNextLogin(jid, 515)
+      }
+      h.sim.on('login-failed', rearm)
+      h.sim.faults.failureNextLogin(jid, 515)
+      const gaveUp = h.waitForStatus(id, 'disconnected')
+      await h.request('POST', `/api/v1/instances/${id}/restart`)
+      expect(await gaveUp).toMatchObject({ reason: 'too_many_failures', code: 515 })
+      h.sim.off('login-failed', rearm)
+      expect(refused).toBe(3)
     } finally {
       await h.close()
     }
