@@ -13,8 +13,10 @@ declare module 'fastify' {
 }
 
 /**
- * Counts failed authentications per client address in a fixed window. Past the limit every request from that
- * address answers 429 until the window ends: guessing tokens is slow, legitimate clients are not affected.
+ * Counts failed authentications per key — a client address and the identity it claims — in a fixed window. Past
+ * the limit every request with that key answers 429 until the window ends: guessing a token is slow, and clients
+ * behind the same proxy address (which all share `request.ip`) are not locked out by someone guessing another
+ * identity's token.
  */
 export class AuthFailureLimiter {
   private readonly failures = new Map<string, { count: number; resetAt: number }>()
@@ -100,9 +102,9 @@ export class Authenticator {
   }
 
   private authenticate(request: FastifyRequest, accept: { admin: boolean; instance: boolean }): Principal {
-    const clientKey = request.ip
-    this.deps.limiter.assertAllowed(clientKey)
     const header = request.headers.authorization ?? ''
+    const clientKey = `${request.ip} ${claimedIdentity(header)}`
+    this.deps.limiter.assertAllowed(clientKey)
     const principal = (accept.instance ? this.cached(header) : undefined) ?? this.resolve(header, accept)
     if (!principal) {
       this.deps.limiter.recordFailure(clientKey)
@@ -166,6 +168,15 @@ function hashEquals(a: string, b: string): boolean {
   const ba = Buffer.from(a, 'hex')
   const bb = Buffer.from(b, 'hex')
   return ba.length === bb.length && timingSafeEqual(ba, bb)
+}
+
+/** Who a credential says it is, unverified: `admin` for a bearer token, the user of Basic auth, else `-`. */
+function claimedIdentity(header: string): string {
+  const [scheme, value] = splitOnce(header.trim(), ' ')
+  const kind = scheme.toLowerCase()
+  if (kind === 'bearer') return 'admin'
+  if (kind !== 'basic' || !value) return '-'
+  return `user:${splitOnce(Buffer.from(value.trim(), 'base64').toString('utf8'), ':')[0].slice(0, 128)}`
 }
 
 function splitOnce(text: string, separator: string): [string, string] {

@@ -55,12 +55,26 @@ describe('every inbound message kind reaches the receiver as message.inbound', (
     const res = await fetchMedia(media.url)
     expect(res.statusCode).toBe(200)
     expect(res.rawPayload.equals(bytes)).toBe(true)
-    const b64 = await fetchMedia(`${media.url}&format=base64`)
-    expect(Buffer.from(b64.json().data.base64, 'base64').equals(bytes)).toBe(true)
+    expect(res.headers).toMatchObject({ 'content-type': 'image/jpeg', 'x-content-type-options': 'nosniff', 'content-disposition': 'attachment' })
+    for (const query of ['include=base64', 'format=base64']) {
+      const b64 = await fetchMedia(`${media.url}&${query}`)
+      expect(Buffer.from(b64.json().data.base64, 'base64').equals(bytes)).toBe(true)
+    }
     const tampered = media.url.replace(/sig=[^&]+/, 'sig=AAAA')
     expect((await fetchMedia(tampered)).statusCode).toBe(403)
     const expired = media.url.replace(/exp=\d+/, 'exp=1000')
     expect((await fetchMedia(expired)).statusCode).toBe(403)
+  })
+
+  it('a sender\'s mimetype that is not a plain media type is served as application/octet-stream, never rendered', async () => {
+    const bytes = Buffer.from('<script>alert(1)</script>')
+    const { id } = await ana.sendDocument(inst.phone.phone, bytes, 'page.html', 'text/html"><script>')
+    const media = (await delivered(id)).json.data.media
+    const res = await fetchMedia(media.url)
+    expect(res.statusCode).toBe(200)
+    expect(res.headers['content-type']).toBe('application/octet-stream')
+    expect(res.headers['content-disposition']).toBe("attachment; filename*=UTF-8''page.html")
+    expect(res.headers['content-security-policy']).toContain('sandbox')
   })
 
   it('video, audio, voice note, document and sticker', async () => {

@@ -43,6 +43,11 @@ describe('admin API: auth, errors and instance management', () => {
     // Another client is unaffected.
     const other = await h.daemon.app.inject({ method: 'GET', url: '/api/v1/instances', headers: adminHeaders, remoteAddress: '10.0.0.67' })
     expect(other.statusCode).toBe(200)
+    // So is another identity behind the same address (clients of one reverse proxy share it).
+    const { id, token } = (await h.request('POST', '/api/v1/instances', {})).body.data
+    const instance = await h.daemon.app.inject({ method: 'GET', url: '/api/v1/messages?limit=1', headers: basicAuth(id, token), remoteAddress: '10.0.0.66' })
+    expect(instance.statusCode).toBe(200)
+    await h.request('DELETE', `/api/v1/instances/${id}`)
   })
 
   it('an instance token cannot use admin routes', async () => {

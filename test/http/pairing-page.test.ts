@@ -74,6 +74,12 @@ describe('pairing link', () => {
     }
     const code = await h.request('POST', `/pair/${id}/pairing-code?exp=${exp}&sig=bad`, { phone: '5511999990001' }, {})
     expect(code.status).toBe(403)
+    // The link is checked before a body is read, and a valid link admits only a small one.
+    const big = JSON.stringify({ phone: '5511999990001', pad: 'x'.repeat(4096) })
+    expect((await h.request('POST', `/pair/${id}/pairing-code?exp=${exp}&sig=bad`, big, {})).status).toBe(403)
+    const tooBig = await h.request('POST', `/pair/${id}/pairing-code?exp=${exp}&sig=${sig}`, big, {})
+    expect(tooBig.status).toBe(413)
+    expect(tooBig.body.errors[0].code).toBe('PAYLOAD_TOO_LARGE')
     // The admin token opens nothing here: only the signature does.
     const withAdmin = await h.request('GET', `/pair/${id}`)
     expect(withAdmin.status).toBe(403)

@@ -49,6 +49,12 @@ export const pairingRoutes =
       if (!links.verify(request.params.id, request.query.exp, request.query.sig)) throw new AppError('PAIRING_LINK_INVALID')
       return manager.get(request.params.id)
     }
+    // The POSTs take no credentials but the link: checked before the body is read, and the body is small. Without
+    // this anyone could make the daemon read and parse a body of the API's whole limit (sized for base64 media).
+    const linkFirst = {
+      bodyLimit: 1024,
+      onRequest: async (request: FastifyRequest) => void verify(request as unknown as Parameters<typeof verify>[0]),
+    }
 
     app.post(
       '/api/v1/instances/:id/pairing-link',
@@ -151,6 +157,7 @@ export const pairingRoutes =
     app.post(
       '/pair/:id/pairing-code',
       {
+        ...linkFirst,
         schema: {
           tags: ['pairing page'],
           summary: 'An 8-character pairing code for the page’s “use phone number” option',
@@ -170,6 +177,7 @@ export const pairingRoutes =
     app.post(
       '/pair/:id/restart',
       {
+        ...linkFirst,
         schema: {
           tags: ['pairing page'],
           summary: 'Start a fresh QR cycle after pairing stopped (only while the instance is disconnected)',
