@@ -150,8 +150,10 @@ class EnvReader {
   durations(name: string, fallback: number[]): number[] {
     const raw = this.string(name)
     if (raw === undefined) return fallback
-    const values = raw.split(',').map((part) => Number(part.trim()))
-    if (values.length === 0 || values.some((v) => !Number.isInteger(v) || v < 0)) {
+    const parts = raw.split(',').map((part) => part.trim())
+    const values = parts.map(Number)
+    // An empty part ("60000," or ",,") is a mistake, not a retry at once: Number('') would read it as 0.
+    if (parts.some((part) => part === '') || values.some((v) => !Number.isInteger(v) || v < 0)) {
       this.problems.push(`${name}=${JSON.stringify(raw)}: expected comma-separated milliseconds, e.g. 60000,300000`)
       return fallback
     }
@@ -189,6 +191,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if ((plixaCoreUrl === undefined) !== (plixaCoreSecret === undefined)) {
     e.problems.push('PLIXA_CORE_URL and PLIXA_CORE_SECRET: set both or neither')
   }
+  const mediaMaxBytes = e.int('MEDIA_MAX_BYTES', 16 * MIB, 1024, 2048 * MIB)
   const documentMaxBytes = e.int('DOCUMENT_MAX_BYTES', 100 * MIB, 1024, 2048 * MIB)
   const restoreConcurrency = e.int('RESTORE_CONCURRENCY', 8, 1, 256)
   const config: Config = {
@@ -206,11 +209,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     plixaCoreUrl,
     plixaCoreSecret,
     limits: {
-      mediaMaxBytes: e.int('MEDIA_MAX_BYTES', 16 * MIB, 1024, 2048 * MIB),
+      mediaMaxBytes,
       documentMaxBytes,
       mediaFetchTimeoutMs: e.int('MEDIA_FETCH_TIMEOUT_MS', 30_000, 100, 10 * MINUTE),
-      // Base64 of the largest document plus JSON framing; anything larger is refused before parsing.
-      bodyMaxBytes: Math.ceil((documentMaxBytes * 4) / 3) + 64 * 1024,
+      // Base64 of the largest media or document plus JSON framing; anything larger is refused before parsing.
+      bodyMaxBytes: Math.ceil((Math.max(mediaMaxBytes, documentMaxBytes) * 4) / 3) + 64 * 1024,
     },
     sessions: {
       restoreConcurrency,

@@ -58,6 +58,17 @@ describe('config', () => {
     expect((error as ConfigError).problems).toHaveLength(8)
   })
 
+  it('refuses an empty retry delay instead of reading it as a retry at once', () => {
+    for (const bad of ['60000,', ',60000', '60000,,300000']) {
+      expect(() => loadConfig({ WEBHOOK_RETRY_SCHEDULE_MS: bad }), bad).toThrow(/WEBHOOK_RETRY_SCHEDULE_MS/)
+    }
+  })
+
+  it('sizes the API body limit for the largest media or document in base64', () => {
+    const { limits } = loadConfig({ MEDIA_MAX_BYTES: String(300 * 1024 * 1024), DOCUMENT_MAX_BYTES: String(100 * 1024 * 1024) })
+    expect(limits.bodyMaxBytes).toBeGreaterThan((300 * 1024 * 1024 * 4) / 3)
+  })
+
   it.each([
     ['EVENTS_RETENTION_DAYS', 'events', 7],
     ['MESSAGES_RETENTION_DAYS', 'messages', 90],

@@ -45,6 +45,8 @@ export async function buildApp(deps: AppDeps) {
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: deps.config.limits.bodyMaxBytes,
+    // Ids go up to 128 characters, percent-encoded perhaps (find-my-way's default stops at 100: a 404 for a valid id).
+    routerOptions: { maxParamLength: 512 },
     // One access line per request, written by installRequestLogging.
     disableRequestLogging: true,
     // requestId() reads x-request-id itself, so a malformed one is replaced rather than trusted.

@@ -35,4 +35,10 @@ export const InstanceSchema = Type.Object({
 
 export const IdParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) })
 
+/**
+ * A tenant id as Plixa core names its tenants. No `:` and no whitespace: an instance's credentials may be given as
+ * Basic auth with the tenant id as the user, and Basic auth ends the user at the first colon.
+ */
+export const TenantId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^:\\s]+$' })
+
 export const PhoneString = Type.String({ pattern: '^\\+?\\d{8,18}$', description: 'digits, optionally with a leading +' })

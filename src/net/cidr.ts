@@ -79,6 +79,11 @@ const FORBIDDEN = parseCidrList(
     '::/96', // deprecated IPv4-compatible addresses
     '100::/64', // discard
     '2001:db8::/32', // documentation
+    // Forms that embed an IPv4 address the connection may end up at, whatever it is (deprecated transition
+    // mechanisms; no webhook receiver needs them): Teredo, 6to4, and the local-use NAT64 prefix (RFC 8215).
+    '2001::/32',
+    '2002::/16',
+    '64:ff9b:1::/48',
     'fc00::/7', // ULA, incl. AWS metadata fd00:ec2::254
     'fe80::/10', // link-local
     'fec0::/10', // deprecated site-local

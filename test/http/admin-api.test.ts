@@ -50,6 +50,21 @@ describe('admin API: auth, errors and instance management', () => {
     await h.request('DELETE', `/api/v1/instances/${id}`)
   })
 
+  it('creates an instance from no body at all; takes tenant ids of up to 128 characters, none with a colon', async () => {
+    const bare = await h.daemon.app.inject({ method: 'POST', url: '/api/v1/instances', headers: adminHeaders })
+    expect(bare.statusCode).toBe(201)
+    expect(bare.json().data).toMatchObject({ status: 'pending_qr', tenant_id: null })
+    const colon = await h.request('POST', '/api/v1/instances', { tenant_id: 'acme:eu' })
+    expect(colon.status).toBe(400)
+    expect(colon.body.errors[0].code).toBe('VALIDATION_FAILED')
+    const long = 't'.repeat(128)
+    // The route is found (the router's default stopped parameters at 100 characters); the tenant is not.
+    const tenant = await h.request('GET', `/api/v1/tenants/${long}`)
+    expect(tenant.body.errors[0].code).not.toBe('ROUTE_NOT_FOUND')
+    expect(tenant.body.errors[0].code).toMatch(/NOT_FOUND$/)
+    for (const id of [bare.json().data.id]) await h.request('DELETE', `/api/v1/instances/${id}`)
+  })
+
   it('an instance token cannot use admin routes', async () => {
     const created = await h.request('POST', '/api/v1/instances', { tenant_id: 'acme' })
     const { id, token } = created.body.data

@@ -52,6 +52,9 @@ describe('isForbiddenAddress', () => {
     ['64:ff9b::127.0.0.1', true],
     ['64:ff9b::a9fe:a9fe', true],
     ['64:ff9b::8.8.8.8', false],
+    ['2002:7f00:1::', true], // 6to4 of 127.0.0.1
+    ['2001:0:4136:e378:8000:63bf:3fff:fdd2', true], // Teredo
+    ['64:ff9b:1::a00:1', true], // local-use NAT64 of 10.0.0.1
     ['[::1]', true],
     ['localhost', true],
     ['not an ip', true],

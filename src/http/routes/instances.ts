@@ -3,7 +3,7 @@ import QRCode from 'qrcode'
 import type { InstanceManager } from '../../instances/manager.js'
 import type { Authenticator } from '../auth.js'
 import { ok } from '../envelope.js'
-import { envelopeOf, ErrorResponse, IdParams, InstanceSchema, PhoneString } from '../schemas.js'
+import { envelopeOf, ErrorResponse, IdParams, InstanceSchema, PhoneString, TenantId } from '../schemas.js'
 import { openEventStream } from '../sse.js'
 import { instanceView } from '../views.js'
 import { subscribeToInstance } from '../../instances/subscribe.js'
@@ -24,13 +24,15 @@ export const instanceRoutes =
     app.post(
       '/api/v1/instances',
       {
+        // No body at all is an instance with defaults (every field is optional): a bare `curl -X POST` works.
+        preValidation: async (request) => void (request.body ??= {}),
         schema: {
           tags: ['instances'],
           summary: 'Create an instance; its QR cycle starts at once',
           body: Type.Object(
             {
               name: Type.Optional(Type.String({ maxLength: 200 })),
-              tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+              tenant_id: Type.Optional(TenantId),
             },
             { additionalProperties: false },
           ),
@@ -38,8 +40,8 @@ export const instanceRoutes =
         },
       },
       async (request, reply) => {
-        const body = request.body ?? {}
-        const { instance, token } = manager.create({ name: body.name, tenantId: body.tenant_id })
+        const { name, tenant_id: tenantId } = request.body
+        const { instance, token } = manager.create({ name, tenantId })
         return reply.status(201).send(ok({ ...instanceView(manager.get(instance.id)), token }))
       },
     )

@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { TenantService } from '../../events/tenants.js'
 import type { Authenticator } from '../auth.js'
 import { ok } from '../envelope.js'
-import { envelopeOf, ErrorResponse, IdParams, Nullable } from '../schemas.js'
+import { envelopeOf, ErrorResponse, TenantId, Nullable } from '../schemas.js'
 
 /** `TenantView` (src/events/tenants.ts): the secret itself is never shown. */
 const TenantSchema = Type.Object({
@@ -16,6 +16,8 @@ const TenantSchema = Type.Object({
 const authErrors = { 401: ErrorResponse, 429: ErrorResponse }
 
 /** A tenant's Plixa core (admin): the sink that receives every event of the tenant's instances. */
+const TenantParams = Type.Object({ id: TenantId })
+
 export const tenantRoutes =
   ({ tenants, auth }: { tenants: TenantService; auth: Authenticator }): FastifyPluginAsyncTypebox =>
   async (app) => {
@@ -27,7 +29,7 @@ export const tenantRoutes =
         schema: {
           tags: ['tenants'],
           summary: "Set (or with nulls, remove) the tenant's Plixa core URL and signing secret",
-          params: IdParams,
+          params: TenantParams,
           body: Type.Object(
             {
               core_url: Type.Union([Type.String({ minLength: 8, maxLength: 2048 }), Type.Null()]),
@@ -48,7 +50,7 @@ export const tenantRoutes =
         schema: {
           tags: ['tenants'],
           summary: 'Get a tenant (the secret is never shown)',
-          params: IdParams,
+          params: TenantParams,
           response: { 200: envelopeOf(TenantSchema), 400: ErrorResponse, 404: ErrorResponse, ...authErrors },
         },
       },

@@ -6,7 +6,7 @@ import { webhookView, type WebhookService } from '../../events/webhooks.js'
 import { assertInstanceScope, type Authenticator } from '../auth.js'
 import { ok } from '../envelope.js'
 import { security } from '../openapi.js'
-import { envelopeOf, ErrorResponse, IdParams, Nullable } from '../schemas.js'
+import { envelopeOf, ErrorResponse, IdParams, Nullable, TenantId } from '../schemas.js'
 
 export interface WebhookRoutesDeps {
   webhooks: WebhookService
@@ -92,7 +92,7 @@ export const webhookRoutes =
               url: Url,
               events: EventList,
               instance_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
-              tenant_id: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+              tenant_id: Type.Optional(TenantId),
               include_media_base64: Type.Optional(Type.Boolean()),
             },
             { additionalProperties: false },
