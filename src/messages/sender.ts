@@ -7,8 +7,12 @@ import type { Message, MessageRepository } from './repository.js'
 import { RATE_ERROR_CODES, type StatusTracker } from './status-tracker.js'
 import type { MessageType, OutboundMessage, OutboundPayload, StatusReport, StoredMedia } from './types.js'
 
-/** A send that throws for another reason than a closed socket (e.g. a media upload refused) is retried this often. */
-const MAX_ATTEMPTS = 3
+/**
+ * A send that throws for another reason than a closed socket (e.g. a media upload refused), or whose recipient
+ * lookup gets no answer, is tried this often in all, RETRY_DELAY_MS × n after its n-th failure. Counted apart
+ * from the row's `attempts`, which also counts the resends after a reconnect: those are not failures.
+ */
+const MAX_TRIES = 3
 const RETRY_DELAY_MS = 1_000
 
 export interface SenderDeps {
@@ -47,6 +51,8 @@ export class InstanceSender {
   private pausedUntil = 0
   private resumeTimer: NodeJS.Timeout | undefined
   private stopped = false
+  /** Failed tries per queued message (see MAX_TRIES); an entry goes when its message leaves the queue. */
+  private readonly failedTries = new Map<string, number>()
 
   constructor(
     readonly instanceId: string,
@@ -112,9 +118,10 @@ export class InstanceSender {
       const outcome = await this.sendOne(messenger, row)
       if (outcome === 'socket_gone') return
       if (outcome === 'retry') {
-        await delay(RETRY_DELAY_MS * Math.max(1, row.attempts))
+        await delay(RETRY_DELAY_MS * (this.failedTries.get(row.id) ?? 1))
         continue
       }
+      this.failedTries.delete(row.id)
       this.cursor = row.seq
       const pacing = this.deps.pacingMs(this.instanceId)
       if (pacing > 0) await delay(pacing)
@@ -130,7 +137,11 @@ export class InstanceSender {
         this.deps.tracker.fail(row, 'PHONE_NOT_ON_WHATSAPP')
         return 'done'
       }
-      if (found.kind === 'unknown') return this.messenger === messenger ? 'retry' : 'socket_gone'
+      if (found.kind === 'unknown') {
+        if (this.messenger !== messenger) return 'socket_gone'
+        // No answer from WhatsApp: retried a few times, not forever — the rows behind this one wait meanwhile.
+        return this.failedTry(row, 'Could not find out whether the phone is on WhatsApp')
+      }
       jid = found.jid
       this.deps.repo.setJid(row.id, jid, new Date().toISOString())
     }
@@ -153,13 +164,20 @@ export class InstanceSender {
       return 'done'
     } catch (err) {
       if (err instanceof SocketClosedError || this.messenger !== messenger) return 'socket_gone'
-      const attempts = row.attempts + 1
-      this.deps.logger.warn({ err, messageId: row.id, attempts }, 'send failed')
-      if (attempts < MAX_ATTEMPTS) return 'retry'
-      const fresh = this.deps.repo.get(row.id)
-      if (fresh) this.deps.tracker.fail(fresh, 'SEND_FAILED', null, `${(err as Error).message}`.slice(0, 200))
-      return 'done'
+      this.deps.logger.warn({ err, messageId: row.id, tries: (this.failedTries.get(row.id) ?? 0) + 1 }, 'send failed')
+      return this.failedTry(row, `${(err as Error).message}`.slice(0, 200))
     }
+  }
+
+  /** Counts a failed try: 'retry' while tries are left, else the message fails with `reason`. */
+  private failedTry(row: Message, reason: string): Outcome {
+    const tries = (this.failedTries.get(row.id) ?? 0) + 1
+    this.failedTries.set(row.id, tries)
+    if (tries < MAX_TRIES) return 'retry'
+    this.failedTries.delete(row.id)
+    const fresh = this.deps.repo.get(row.id)
+    if (fresh) this.deps.tracker.fail(fresh, 'SEND_FAILED', null, reason)
+    return 'done'
   }
 
   private onReport(report: StatusReport): void {

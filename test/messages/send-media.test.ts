@@ -33,6 +33,17 @@ describe('media and the other message types, decrypted by the customer', () => {
     expect(bytes.length).toBe(res.body.data.media.size)
   })
 
+  it('a refused media upload is tried again, and after three failed tries the message fails with SEND_FAILED', async () => {
+    h.sim.faults.failUploads(2)
+    const { got } = await sendAndReceive('image', { base64: fx.png.toString('base64'), text: 'third time lucky' })
+    expect(got.message.imageMessage?.caption).toBe('third time lucky')
+    h.sim.faults.failUploads(3)
+    const res = await f.send('image', { phone: f.customer.phone, data: { base64: fx.png.toString('base64') } })
+    expect(res.status).toBe(200)
+    const failed = await f.waitForMessage(res.body.message_id, (m) => m.status === 'failed', 20_000)
+    expect(failed.error).toMatchObject({ code: 'SEND_FAILED' })
+  })
+
   it('video', async () => {
     const { got } = await sendAndReceive('video', { base64: `data:video/mp4;base64,${fx.mp4.toString('base64')}`, text: 'clip' })
     expect(got.message.videoMessage?.mimetype).toBe('video/mp4')
