@@ -75,6 +75,7 @@ async function bareApp(bodyLimit: number) {
     direction: 'outbound' as const,
     source: 'api' as const,
     phone: '5544998760001',
+    push_name: null,
     type: 'text',
     text: 'bench',
     quoted: null,

@@ -75,6 +75,7 @@ export function createMessaging(deps: MessagingDeps) {
     tenantOf,
     prepareMedia: deps.prepareMedia,
     waitSentTimeoutMs: config.sending.waitSentTimeoutMs,
+    logger: deps.logger.child({ module: 'messages' }),
   })
   return { repo, tracker, dispatcher, service }
 }

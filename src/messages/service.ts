@@ -1,3 +1,4 @@
+import type { Logger } from '../logger.js'
 import type { Database } from '../db/database.js'
 import { AppError } from '../errors.js'
 import type { Outbox } from '../events/outbox.js'
@@ -30,6 +31,7 @@ export interface MessageServiceDeps {
   tenantOf(instanceId: string): string | null
   prepareMedia(kind: MediaMessageType, input: MediaInput): Promise<PreparedMedia>
   waitSentTimeoutMs: number
+  logger: Logger
   now?: () => Date
 }
 
@@ -83,7 +85,14 @@ export class MessageService {
   start(): void {
     this.deps.idempotency.sweep({ includeInProgress: true })
     this.deps.media.sweep((id) => this.deps.repo.get(id)?.status === 'queued')
-    this.sweepTimer = setInterval(() => this.deps.idempotency.sweep(), 3600_000)
+    this.sweepTimer = setInterval(() => {
+      try {
+        this.deps.idempotency.sweep()
+      } catch (err) {
+        // A timer has no caller to throw to: an error here would end the process. The next hour tries again.
+        this.deps.logger.warn({ err }, 'sweeping expired idempotency keys failed')
+      }
+    }, 3600_000)
     this.sweepTimer.unref()
   }
 
@@ -94,9 +103,7 @@ export class MessageService {
   async send(req: SendRequest): Promise<SendResult> {
     const { instanceId } = req
     const cmd = parseSendRequest(req.type, req.body)
-    const instanceStatus = this.deps.instanceStatus(instanceId)
-    if (instanceStatus === 'pending_qr' || instanceStatus === 'disconnected') throw new AppError('INSTANCE_NOT_CONNECTED')
-
+    // The stored answer first: a retried request gets it even once the instance has gone down since.
     const key = req.idempotencyKey
     if (key !== undefined) {
       IdempotencyStore.assertValidKey(key)
@@ -105,6 +112,8 @@ export class MessageService {
     }
     let stored: StoredMedia | undefined
     try {
+      const instanceStatus = this.deps.instanceStatus(instanceId)
+      if (instanceStatus === 'pending_qr' || instanceStatus === 'disconnected') throw new AppError('INSTANCE_NOT_CONNECTED')
       const id = newId('msg')
       const payload = this.payloadOf(instanceId, cmd)
       const found = this.deps.recipients.cached(instanceId, cmd.phone)

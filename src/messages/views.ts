@@ -9,6 +9,8 @@ export interface MessageView {
   direction: 'inbound' | 'outbound'
   source: 'api' | 'phone' | null
   phone: string
+  /** the customer's WhatsApp name, on inbound messages */
+  push_name: string | null
   type: string
   text: string | null
   quoted: { wa_message_id: string } | null
@@ -29,6 +31,7 @@ export function messageView(row: Message): MessageView {
     direction: row.direction,
     source: row.source,
     phone: row.phone,
+    push_name: row.push_name,
     type: row.type,
     text: row.text,
     quoted: row.quoted_wa_id ? { wa_message_id: row.quoted_wa_id } : null,
@@ -37,7 +40,8 @@ export function messageView(row: Message): MessageView {
       : null,
     status: row.status as MessageStatus | 'received',
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '', wa_code: row.error_wa_code } : null,
-    timestamp: row.created_at,
+    // WhatsApp's time when the message came from WhatsApp (as its event says), else when the API queued it.
+    timestamp: row.wa_timestamp !== null ? new Date(row.wa_timestamp * 1000).toISOString() : row.created_at,
     updated_at: row.updated_at,
   }
 }
@@ -58,6 +62,7 @@ export function eventDataOf(view: MessageView): MessageEventData {
     direction: view.direction,
     source: view.source,
     phone: view.phone,
+    push_name: view.push_name,
     type: view.type,
     text: view.text,
     quoted: view.quoted,

@@ -42,6 +42,9 @@ describe('inbound text → signed webhook', () => {
     expect(req.json.data.message_id).toMatch(/^msg_/)
     expect(req.json.id).toMatch(/^evt_/)
     expect(Date.parse(req.json.data.timestamp)).not.toBeNaN()
+    // The messages API shows the same message as the event did: the sender's name, WhatsApp's time.
+    const listed = await h.request('GET', `/api/v1/messages/${req.json.data.message_id}`)
+    expect(listed.body.data).toMatchObject({ push_name: 'Maria', timestamp: req.json.data.timestamp, direction: 'inbound' })
   })
 
   it('answers one event per WhatsApp id when the server delivers the stanza twice', async () => {

@@ -39,6 +39,23 @@ describe('Idempotency-Key on sends', () => {
     expect(rows).toHaveLength(1)
   })
 
+  it('a request answered before its instance went down replays the answer; a new one is refused and frees its key', async () => {
+    const g = await sendFixture(h)
+    const body = { phone: g.customer.phone, data: { text: 'before the logout' } }
+    const first = await g.send('text', body, { 'idempotency-key': 'k-down' })
+    expect(first.status).toBe(200)
+    expect((await h.request('POST', `/api/v1/instances/${g.inst.id}/disconnect`)).status).toBe(200)
+    const again = await g.send('text', body, { 'idempotency-key': 'k-down' })
+    expect(again.status).toBe(200)
+    expect(again.headers['idempotent-replayed']).toBe('true')
+    expect(again.body).toEqual(first.body)
+    for (let i = 0; i < 2; i++) {
+      const refused = await g.send('text', { phone: g.customer.phone, data: { text: 'after' } }, { 'idempotency-key': 'k-new' })
+      expect(refused.status).toBe(409)
+      expect(refused.body.errors[0].code).toBe('INSTANCE_NOT_CONNECTED')
+    }
+  })
+
   it('same key + different body → 422 IDEMPOTENCY_KEY_REUSED, nothing queued', async () => {
     await f.send('text', { phone: f.customer.phone, data: { text: 'one' } }, { 'idempotency-key': 'k-reuse' })
     const before = h.daemon.messaging.repo.countOutbound()

@@ -63,9 +63,10 @@ function cases(): Case[] {
     ...['txt', 'TEXT', 'Text', 'poll', 'buttons', 'list', 'gif', 'ptt', 'file', 'image.json', 'text%00', 'constructor', '__proto__', 'toString', ''].map(
       (type): Case => ({ name: `type ${type.slice(0, 20)}`, type, body: { phone: PHONE, data: { text: 'hi' } }, status: 400, code: 'UNKNOWN_MESSAGE_TYPE' }),
     ),
-    // Paths that leave the route: the dot segment is normalised away, an over-long segment matches no route.
+    // The dot segment is normalised away and leaves the route; a long type is still a type, and an unknown one.
     { name: 'type ..', type: '..', body: { phone: PHONE, data: { text: 'hi' } }, status: 404, code: 'ROUTE_NOT_FOUND' },
-    { name: 'type of 300 characters', type: 'x'.repeat(300), body: { phone: PHONE, data: { text: 'hi' } }, status: 404, code: 'ROUTE_NOT_FOUND' },
+    { name: 'type of 300 characters', type: 'x'.repeat(300), body: { phone: PHONE, data: { text: 'hi' } }, status: 400, code: 'UNKNOWN_MESSAGE_TYPE' },
+    { name: 'type of 600 characters', type: 'x'.repeat(600), body: { phone: PHONE, data: { text: 'hi' } }, status: 404, code: 'ROUTE_NOT_FOUND' },
     // --- phone
     withPhone(undefined, 'missing'),
     withPhone('', 'empty'),

@@ -22,6 +22,7 @@ export const MessageSchema = Type.Object({
   direction: Type.Union([Type.Literal('inbound'), Type.Literal('outbound')]),
   source: Nullable(Type.Union([Type.Literal('api'), Type.Literal('phone')])),
   phone: Type.String({ description: 'digits, no +' }),
+  push_name: Nullable(Type.String({ description: "the customer's WhatsApp name, on inbound messages" })),
   type: Type.String(),
   text: Nullable(Type.String()),
   quoted: Nullable(Type.Object({ wa_message_id: Type.String() })),
