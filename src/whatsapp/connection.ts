@@ -57,6 +57,13 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
     super()
     const auth = opts.store.authState()
     this.creds = auth.creds
+    if (!isPaired(auth.creds) && auth.creds.me) {
+      // A pairing code was requested and never entered: requestPairingCode stored `me` (Socket/socket.js:601-606),
+      // and with `me` set Baileys logs in instead of registering (socket.js:320-325) — a login the server refuses
+      // for a device it never paired. Unpaired, this socket starts over: a fresh QR cycle.
+      delete auth.creds.me
+      delete auth.creds.pairingCode
+    }
     const baileysLogger = opts.logger.child({ module: 'baileys' }, { level: process.env.BAILEYS_LOG_LEVEL ?? 'silent' })
     this.socket = makeWASocket({
       auth: { creds: auth.creds, keys: pruningSessions(makeCacheableSignalKeyStore(auth.keys, baileysLogger)) },

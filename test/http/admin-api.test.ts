@@ -167,6 +167,23 @@ describe('admin API: auth, errors and instance management', () => {
     expect(h.daemon.manager.get(id).phone).toBe('5511977770001')
   })
 
+  it('a pairing code requested and never entered does not stop the next QR cycle (a restart starts one)', async () => {
+    const created = await h.request('POST', '/api/v1/instances', {})
+    const id = created.body.data.id
+    await h.waitForQr(id)
+    expect((await h.request('POST', `/api/v1/instances/${id}/pairing-code`, { phone: '5511977770002' })).status).toBe(200)
+    const qr = h.waitForStatus(id, 'pending_qr')
+    expect((await h.request('POST', `/api/v1/instances/${id}/restart`)).status).toBe(200)
+    await qr
+    // A QR is issued, rather than a login with the half-written identity that the server refuses (401 → disconnected).
+    expect((await h.waitForQr(id)).qr).toBeTruthy()
+    const phone = h.sim.createPhone({ phone: '5511977770003', pushName: 'After code' })
+    const connected = h.waitForStatus(id, 'connected')
+    await phone.scanQr((await h.waitForQr(id)).qr)
+    await connected
+    await h.request('DELETE', `/api/v1/instances/${id}`)
+  })
+
   it('health: live and ready once instances are restored', async () => {
     expect((await h.request('GET', '/health/live', undefined, {})).status).toBe(200)
     const ready = await h.request('GET', '/health/ready', undefined, {})
