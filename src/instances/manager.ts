@@ -36,6 +36,9 @@ export interface ManagerDeps {
 }
 
 /** Every instance's supervisor, and the admin operations on them. Knows nothing of HTTP. */
+/** Reasons a paired instance ended `disconnected` with that a boot retries (the others were decisions). */
+const RETRIED_AT_BOOT = new Set(['too_many_failures', 'session_store_error'])
+
 export class InstanceManager extends EventEmitter<ManagerEvents> {
   private readonly supervisors = new Map<string, InstanceSupervisor>()
   private readonly now: () => Date
@@ -158,7 +161,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   }
 
   /**
-   * Boot: every instance that has credentials and was not stopped on purpose reconnects, through a bounded queue
+   * Boot: every instance that has credentials and was not stopped on purpose (RETRIED_AT_BOOT) reconnects, through a bounded queue
    * with jitter so a restart with hundreds of sessions is no thundering herd. An instance that was waiting for a QR
    * scan is *not* started (a restart must not turn into a QR storm): it becomes `disconnected` and needs a restart.
    */
@@ -166,7 +169,9 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
     const queue = this.restoreQueue
     for (const instance of this.deps.repo.list()) {
       const supervisor = this.supervise(instance)
-      if (instance.status === 'disconnected') continue
+      // Stopped on purpose (logout, replaced, never paired) stays stopped; given up after failures is tried again:
+      // a restart is what an operator would do once the outage or the secret key is fixed.
+      if (instance.status === 'disconnected' && !RETRIED_AT_BOOT.has(instance.status_reason ?? '')) continue
       const session = supervisor.session
       if (session !== 'paired') {
         supervisor.forceStatus('disconnected', session === 'unreadable' ? 'session_store_error' : 'pairing_interrupted_by_restart')

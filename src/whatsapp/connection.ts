@@ -46,6 +46,8 @@ export interface ConnectionEvents {
  * One Baileys socket, from open to close. It never reconnects by itself: the instance supervisor decides what a
  * close means. Everything Baileys-specific about the lifecycle stays in this file.
  */
+const FIVE_MINUTES = 5 * 60_000
+
 export class WaConnection extends EventEmitter<ConnectionEvents> {
   readonly socket: WASocket
   private closed = false
@@ -66,7 +68,9 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
     }
     const baileysLogger = opts.logger.child({ module: 'baileys' }, { level: process.env.BAILEYS_LOG_LEVEL ?? 'silent' })
     this.socket = makeWASocket({
-      auth: { creds: auth.creds, keys: pruningSessions(makeCacheableSignalKeyStore(auth.keys, baileysLogger)) },
+      // Our cache, not the default: Baileys' default for this one (a NodeCache with a 10-minute check interval) is
+      // never closed, so each socket left one behind (Utils/auth-utils.js:17-23). Same 5-minute life.
+      auth: { creds: auth.creds, keys: pruningSessions(makeCacheableSignalKeyStore(auth.keys, baileysLogger, new BoundedCache(2_000, FIVE_MINUTES))) },
       logger: baileysLogger,
       browser: Browsers.ubuntu('Plixa Gateway'),
       ...(opts.wsUrl ? { waWebSocketUrl: opts.wsUrl } : {}),
@@ -78,7 +82,9 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
       shouldSyncHistoryMessage: () => opts.syncFullHistory,
       // Memory discipline: Baileys' default caches are unbounded TTL maps; these are size-capped.
       msgRetryCounterCache: new BoundedCache(1_000),
-      userDevicesCache: new BoundedCache(2_000),
+      // Baileys' default lifetime for device lists (Defaults/index.js:46): a contact's new device is seen in time even
+      // when its device notification was missed.
+      userDevicesCache: new BoundedCache(2_000, FIVE_MINUTES),
       mediaCache: new BoundedCache(200),
       // Baileys' retry manager (its default): bounded LRUs of recent messages and retry counts. Without it a message
       // that fails to decrypt holds the instance's whole inbound queue for 2 s before the retry receipt goes

@@ -47,4 +47,21 @@ describe('BoundedCache', () => {
     expect(cache.get('k6')).toBeUndefined()
     expect(['k7', 'k8', 'k9'].map((k) => cache.get(k))).toEqual([7, 8, 9])
   })
+
+  it('with a time to live, forgets an entry once it expires, and drops expired entries on later writes', () => {
+    let now = 1_000
+    const cache = new BoundedCache(100, 50, () => now)
+    cache.set('a', 1)
+    now += 30
+    cache.set('b', 2)
+    expect(cache.get('a')).toBe(1)
+    now += 25 // a: 55 ms old, b: 25 ms
+    expect(cache.get('a')).toBeUndefined()
+    expect(cache.get('b')).toBe(2)
+    cache.set('c', 3)
+    now += 30 // b expired; nobody read it since
+    cache.set('d', 4)
+    expect(cache.size).toBe(2)
+    expect([cache.get('c'), cache.get('d')]).toEqual([3, 4])
+  })
 })

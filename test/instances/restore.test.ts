@@ -132,6 +132,9 @@ describe('consecutive failures', () => {
       expect(await gaveUp).toMatchObject({ reason: 'too_many_failures', code: 515 })
       h.sim.off('login-failed', rearm)
       expect(refused).toBe(3)
+      // Given up, not logged out: the next boot tries it again, and it comes back.
+      await h.restartDaemon()
+      await h.waitForStatus(id, 'connected')
     } finally {
       await h.close()
     }
