@@ -48,9 +48,10 @@ const NEXT_QR_MS = 20_000
 
 /**
  * Keeps one instance's WhatsApp session alive and owns its status. The reconnect policy switches on the close code
- * (see classifyClose), never on guesswork: 515 reconnects at once; 408/428/503/500 back off with full jitter;
- * 401 wipes the credentials; 440 stops (reconnecting would knock the other client off, forever); exhausted QR refs
- * stop; too many consecutive failures stop.
+ * (see classifyClose), never on guesswork: 515 after pairing or on an open socket reconnects at once; 408/428/503/
+ * 500 (and a 515 to a login) back off with full jitter; 401 wipes the credentials; 440 stops (reconnecting would
+ * knock the other client off, forever); 403/411 stop (the account is refused); exhausted QR refs stop; too many
+ * consecutive failures stop until the next boot.
  */
 export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   private statusValue: InstanceStatus
@@ -307,6 +308,9 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
         return this.setStatus('disconnected', info.reason, info.code)
       case 'replaced':
         return this.setStatus('disconnected', 'replaced', info.code)
+      case 'refused':
+        // Retrying a refused account would only count against it; the credentials stay for an operator's restart.
+        return this.setStatus('disconnected', info.reason, info.code)
       case 'qr_exhausted':
         return this.setStatus('disconnected', 'qr_attempts_exhausted', info.code)
       default:

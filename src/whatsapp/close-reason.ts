@@ -10,6 +10,7 @@ export type CloseKind =
   | 'connection_closed' // 428: the server ended the stream or the WebSocket dropped
   | 'unavailable' // 503
   | 'bad_session' // 500
+  | 'refused' // 403 (the account is not allowed, e.g. banned) or 411 (multi-device mismatch): retrying cannot help
   | 'other'
 
 export interface CloseInfo {
@@ -49,6 +50,11 @@ export function classifyClose(error: unknown): CloseInfo {
       return { kind: 'unavailable', code, reason: 'service_unavailable' }
     case DisconnectReason.badSession:
       return { kind: 'bad_session', code, reason: 'bad_session' }
+    // 403: <failure reason="403"/> at login (Socket/socket.js:798-801); 411: <ib><downgrade_webclient/> (:802-803).
+    case DisconnectReason.forbidden:
+      return { kind: 'refused', code, reason: 'forbidden' }
+    case DisconnectReason.multideviceMismatch:
+      return { kind: 'refused', code, reason: 'multidevice_mismatch' }
     default:
       return { kind: 'other', code, reason: `closed_${code}` }
   }

@@ -69,6 +69,23 @@ describe('login refused', () => {
     expect(h.daemon.manager.supervisor(id).isPaired).toBe(false)
   })
 
+  it.each([
+    [403, 'forbidden'],
+    [411, 'multidevice_mismatch'],
+  ] as const)('a login refused with failure %i ends disconnected (%s) at once, credentials kept', async (code, reason) => {
+    const { id, phone } = await h.pairNewInstance()
+    let logins = 0
+    const counted = () => (logins += 1)
+    h.sim.on('login-failed', counted)
+    h.sim.faults.failureNextLogin(phone.linkedDevices()[0]!, code)
+    const disconnected = h.waitForStatus(id, 'disconnected')
+    await h.request('POST', `/api/v1/instances/${id}/restart`)
+    expect(await disconnected).toMatchObject({ reason, code })
+    h.sim.off('login-failed', counted)
+    expect(logins).toBe(1)
+    expect(h.daemon.manager.supervisor(id).isPaired).toBe(true)
+  })
+
   it('an unreadable session file leaves its instance disconnected (session_store_error); the others restore', async () => {
     const damaged = await h.pairNewInstance()
     const healthy = await h.pairNewInstance()
