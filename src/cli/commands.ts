@@ -91,7 +91,7 @@ const qr: Command = async (ctx, ops) => {
         return 1
       }
     } else if (event === 'qr') {
-      const { qr: text, attempt, expiresAt } = data as { qr: string; attempt: number; expiresAt: string }
+      const { qr: text, attempt, expires_at: expiresAt } = data as { qr: string; attempt: number; expires_at: string }
       const art = await QRCode.toString(text, { type: 'terminal', small: true })
       // On a terminal each new code replaces the last one; in a pipe they follow each other.
       if (ctx.isTty) ctx.out('\x1b[2J\x1b[H')
@@ -138,7 +138,7 @@ const pairingLink: Command = async (ctx, ops) => {
 function summarise(event: string, data: unknown): string {
   const d = data as Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any -- event payloads are free-form
   if (event === 'status') return `${d.from ?? '-'} → ${d.to} (${d.reason})`
-  if (event === 'qr') return `new QR, attempt ${d.attempt}, valid until ${d.expiresAt}`
+  if (event === 'qr') return `new QR, attempt ${d.attempt}, valid until ${d.expires_at}`
   if (event === 'instance') return `${d.id} ${d.status}${d.phone ? ` +${d.phone}` : ''}${d.push_name ? ` (${d.push_name})` : ''}`
   return JSON.stringify(data)
 }

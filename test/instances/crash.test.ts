@@ -57,7 +57,9 @@ describe(`kill -9 during pairing and reconnection (CRASH_SEED=${SEED})`, () => {
       const created = await daemon.request('POST', '/api/v1/instances', {}, adminHeaders)
       const id: string = created.body.data.id
       const withQr = await readSse(`${daemon.baseUrl}/api/v1/instances/${id}/events`, (events) => events.some((e) => e.event === 'qr'))
-      const qr = withQr.find((e) => e.event === 'qr')!.data.qr as string
+      const qrEvent = withQr.find((e) => e.event === 'qr')!.data
+      expect(qrEvent).toMatchObject({ instance_id: id, attempt: 1, expires_at: expect.any(String) })
+      const qr = qrEvent.qr as string
       const crashAfterMs = Math.floor(random() * 400)
       void phone.scanQr(qr).catch(() => undefined)
       await new Promise((resolve) => setTimeout(resolve, crashAfterMs)) // the crash point, not a readiness wait

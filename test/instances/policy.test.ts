@@ -17,7 +17,9 @@ describe('close classification', () => {
     [boom(428, 'Connection Terminated'), 'connection_closed', 'connection_closed'],
     [boom(503, 'Stream Errored (unavailable)'), 'unavailable', 'service_unavailable'],
     [boom(500, 'Stream Errored (bad session)'), 'bad_session', 'bad_session'],
-    [boom(411, 'Multi-device beta not joined'), 'other', 'closed_411'],
+    [boom(411, 'Multi-device beta not joined'), 'refused', 'multidevice_mismatch'],
+    [boom(403, 'Connection Failure'), 'refused', 'forbidden'],
+    [boom(418, 'Connection Failure'), 'other', 'closed_418'],
     [undefined, 'connection_closed', 'connection_closed'],
   ])('%o → %s', (error, kind, reason) => {
     expect(classifyClose(error)).toMatchObject({ kind, reason })

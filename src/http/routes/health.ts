@@ -22,14 +22,15 @@ export const healthRoutes =
           summary: 'Readiness: database writable and instances restored',
           response: {
             200: envelopeOf(Type.Object({ status: Type.Literal('ready'), checks: Checks })),
-            503: Type.Object({ data: Type.Null(), meta: Type.Object({ checks: Checks }), errors: ErrorResponse.properties.errors }),
+            // The error envelope of every route (meta null); which checks failed is in the error's details.
+            503: ErrorResponse,
           },
         },
       },
       async (_request, reply) => {
         const checks = { database: databaseWritable(db), instances_restored: manager.isRestored }
         if (checks.database && checks.instances_restored) return ok({ status: 'ready' as const, checks })
-        return reply.status(503).send({ ...errorBody('SERVICE_UNAVAILABLE'), meta: { checks } })
+        return reply.status(503).send(errorBody('SERVICE_UNAVAILABLE', undefined, { checks }))
       },
     )
   }

@@ -7,6 +7,7 @@ import { envelopeOf, ErrorResponse, IdParams, InstanceSchema, PhoneString, Tenan
 import { openEventStream } from '../sse.js'
 import { instanceView } from '../views.js'
 import { subscribeToInstance } from '../../instances/subscribe.js'
+import type { QrIssued } from '../../instances/status.js'
 
 export interface InstanceRoutesDeps {
   manager: InstanceManager
@@ -108,15 +109,18 @@ export const instanceRoutes =
         const initial = manager.get(id)
         let unsubscribe = () => {}
         const stream = openEventStream(request, reply, () => unsubscribe())
+        // Field names as everywhere else in the API (snake_case), not the domain's.
+        const sendQr = (q: QrIssued) => stream.send('qr', { instance_id: q.instanceId, qr: q.qr, attempt: q.attempt, expires_at: q.expiresAt })
         unsubscribe = subscribeToInstance(manager, id, {
-          status: (change) => stream.send('status', { ...change, instance: instanceView(manager.get(id)) }),
-          qr: (qr) => stream.send('qr', qr),
+          status: (c) =>
+            stream.send('status', { instance_id: c.instanceId, from: c.from, to: c.to, reason: c.reason, code: c.code ?? null, at: c.at, instance: instanceView(manager.get(id)) }),
+          qr: sendQr,
           profile: () => stream.send('instance', instanceView(manager.get(id))),
           deleted: () => stream.end(),
         })
         stream.send('instance', instanceView(initial))
         const pending = manager.supervisor(id).currentQr
-        if (pending) stream.send('qr', pending)
+        if (pending) sendQr(pending)
       },
     )
 
