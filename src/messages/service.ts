@@ -1,3 +1,4 @@
+import { phoneCandidates } from './phone.js'
 import type { Logger } from '../logger.js'
 import type { Database } from '../db/database.js'
 import { AppError } from '../errors.js'
@@ -163,7 +164,7 @@ export class MessageService {
     const payload: OutboundPayload = {}
     if ('quotedId' in cmd && cmd.quotedId !== undefined) {
       const quoted = this.deps.repo.findByAnyId(instanceId, cmd.quotedId)
-      if (!quoted) throw new AppError('QUOTED_MESSAGE_NOT_FOUND', undefined, { field: 'data.quoted_message_id' })
+      if (!quoted || !sameChat(quoted.phone, cmd.phone)) throw new AppError('QUOTED_MESSAGE_NOT_FOUND', undefined, { field: 'data.quoted_message_id' })
       payload.quoted = refOf(quoted)
     }
     switch (cmd.type) {
@@ -180,7 +181,7 @@ export class MessageService {
         break
       case 'reaction': {
         const target = this.deps.repo.findByAnyId(instanceId, cmd.targetId)
-        if (!target) throw new AppError('TARGET_MESSAGE_NOT_FOUND', undefined, { field: 'data.message_id' })
+        if (!target || !sameChat(target.phone, cmd.phone)) throw new AppError('TARGET_MESSAGE_NOT_FOUND', undefined, { field: 'data.message_id' })
         payload.reaction = { emoji: cmd.emoji, target: refOf(target) }
         break
       }
@@ -272,4 +273,12 @@ function decodeCursor(cursor: string): number {
   const match = /^s:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
   if (!match?.[1]) throw new AppError('VALIDATION_FAILED', 'cursor is not one this API handed out', { field: 'cursor' })
   return Number(match[1])
+}
+
+/**
+ * A quote or a reaction names a message of the chat it is sent to: WhatsApp ignores one that points into another
+ * chat, so the API would answer 200 for nothing. Either form of a Brazilian mobile is the same chat.
+ */
+function sameChat(messagePhone: string, recipientPhone: string): boolean {
+  return phoneCandidates(recipientPhone).includes(messagePhone)
 }

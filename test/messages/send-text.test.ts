@@ -81,6 +81,11 @@ describe('POST /api/v1/message/text against the simulator', () => {
     const missing = await f.send('text', { phone: f.customer.phone, data: { text: 'x', quoted_message_id: 'msg_nope' } })
     expect(missing.status).toBe(422)
     expect(missing.body.errors[0].code).toBe('QUOTED_MESSAGE_NOT_FOUND')
+    // A message of another chat cannot be quoted or reacted to there (WhatsApp would ignore it silently).
+    const elsewhere = await f.send('text', { phone: '5511912340000', data: { text: 'x', quoted_message_id: first.body.message_id } })
+    expect(elsewhere.body.errors[0].code).toBe('QUOTED_MESSAGE_NOT_FOUND')
+    const reaction = await f.send('reaction', { phone: '5511912340000', data: { message_id: first.body.message_id, emoji: '👍' } })
+    expect(reaction.body.errors[0].code).toBe('TARGET_MESSAGE_NOT_FOUND')
   })
 
   it('?wait=sent answers after the server ack', async () => {
