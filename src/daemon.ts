@@ -57,7 +57,7 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   const instances = new InstanceRepository(db)
   const sentMessages = new SentMessages(db)
   const manager = new InstanceManager({ repo: instances, config, sealer: new Sealer(secretKey, 'sessions'), sentMessages, logger })
-  // One outbox for every producer. (Sending wired it first; the event-delivery wiring should reuse this instance.)
+  // One outbox for every producer: sending, inbound recording, lifecycle events and event delivery share it.
   const webhookSealer = new Sealer(secretKey, 'webhooks')
   const sinks = new SinkDirectory({
     db,

@@ -15,7 +15,6 @@ export const ERRORS = {
   PAYLOAD_TOO_LARGE: { status: 413, retryable: false, message: 'The request body is too large' },
   NOT_FOUND: { status: 404, retryable: false, message: 'Not found' },
   ROUTE_NOT_FOUND: { status: 404, retryable: false, message: 'No such route' },
-  METHOD_NOT_ALLOWED: { status: 405, retryable: false, message: 'Method not allowed' },
   // instances
   INSTANCE_NOT_FOUND: { status: 404, retryable: false, message: 'No such instance' },
   INSTANCE_NOT_PAIRING: { status: 409, retryable: false, message: 'The instance has no QR code pending' },
@@ -83,4 +82,3 @@ export class AppError extends Error {
   }
 }
 
-export const isAppError = (err: unknown): err is AppError => err instanceof AppError

@@ -31,7 +31,7 @@ const ORDERED_ALPHABET = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnop
  * `<prefix>_` + 8 characters of the creation time (ms, 48 bits) + 12 random characters (72 bits), e.g.
  * `evt_0Mq3xY-K…`. Opaque to clients like every id; the time prefix is only for the database: ids made one after
  * another land next to each other in a UNIQUE index, so a transaction that inserts hundreds of events, deliveries
- * or attempts dirties (and writes to the WAL) a few index pages instead of one page per row, as random ids do.
+ * or messages dirties (and writes to the WAL) a few index pages instead of one page per row, as random ids do.
  */
 export function timeOrderedId(prefix: string, nowMs = Date.now()): string {
   let time = ''

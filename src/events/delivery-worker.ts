@@ -28,8 +28,6 @@ export interface DeliveryWorkerDeps {
   takeBody?: (eventId: string) => Buffer | undefined
   /** the body one sink receives; default: the stored event body unchanged */
   renderBody?: (storedBody: Buffer, target: SinkTarget) => Buffer | Promise<Buffer>
-  /** called after a 410 disabled a webhook */
-  onDisabled?: (ref: SinkRef) => void
 }
 
 /** A finished attempt (or a chain ended without one), waiting for the next commit of results. */
@@ -565,6 +563,5 @@ export class DeliveryWorker extends EventEmitter<{ settled: [DeliverySettled] }>
     })
     this.deps.sinks.invalidate()
     this.deps.logger.warn({ webhookId: ref.id }, 'webhook answered 410 Gone; disabled')
-    this.deps.onDisabled?.(ref)
   }
 }

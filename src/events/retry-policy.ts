@@ -1,7 +1,7 @@
 /** What one HTTP attempt produced. Exactly one of `status` / `error` is set. */
 export interface AttemptOutcome {
   status?: number
-  /** a failure kind (`timeout`, `connect_timeout`, `connection_refused`, `socket`, `dns`, `forbidden`, `network`) */
+  /** a failure kind (`timeout`, `connect_timeout`, `connection_refused`, `socket`, `dns`, `forbidden`, `aborted`, `network`; `internal`: the attempt failed inside the daemon) */
   error?: string
   errorMessage?: string
   retryAfterMs?: number

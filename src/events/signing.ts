@@ -10,7 +10,7 @@ export function generateWebhookSecret(): string {
  * The key Standard Webhooks signs with: the base64 part after `whsec_` (standard-webhooks spec). A secret that
  * is not in that form (a tenant's core secret is whatever Plixa core chose) is used as its UTF-8 bytes.
  */
-export function standardWebhooksKey(secret: string): Buffer {
+function standardWebhooksKey(secret: string): Buffer {
   return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8')
 }
 

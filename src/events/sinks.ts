@@ -111,7 +111,7 @@ export class SinkDirectory {
     }
   }
 
-  webhookTarget(row: WebhookRow): SinkTarget {
+  private webhookTarget(row: WebhookRow): SinkTarget {
     const secrets = [this.deps.sealer.openString(row.secret_enc, `webhook:${row.id}`)]
     if (row.previous_secret_enc && row.previous_valid_until && Date.parse(row.previous_valid_until) > this.now()) {
       secrets.push(this.deps.sealer.openString(row.previous_secret_enc, `webhook:${row.id}`))

@@ -120,10 +120,6 @@ export class InboundMediaStore {
     return orphans.length
   }
 
-  async idle(): Promise<void> {
-    await this.queue.onIdle()
-  }
-
   private async download(row: MediaFileRow): Promise<MediaFileRow> {
     const source = JSON.parse(row.source ?? 'null') as MediaSource | null
     if (!source) throw new Error('media has no download source')

@@ -47,7 +47,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   /** Every socket of every instance is created through this bound (CONNECT_CONCURRENCY). */
   readonly connectGate: ConnectGate
   /** Session files open at once (SESSIONS_OPEN_FILES); idle instances hold none. */
-  readonly sessionFiles: SessionFilePool
+  private readonly sessionFiles: SessionFilePool
 
   constructor(private readonly deps: ManagerDeps) {
     super()

@@ -5,8 +5,6 @@ import type { OutboundMessage, StatusReport } from './types.js'
  * Baileys; unit tests use plain fakes.
  */
 export interface Messenger {
-  /** Our own phone (digits), for generating message ids. */
-  readonly ownPhone: string | undefined
   /** WhatsApp's contact lookup: the JID of the first candidate WhatsApp knows, or null when none is on WhatsApp. */
   lookup(candidates: readonly string[]): Promise<string | null>
   /** Hands the message to the socket under its pre-generated id; resolves once written (the ack comes later). */

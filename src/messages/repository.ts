@@ -129,13 +129,6 @@ export class MessageRepository {
     )
   }
 
-  /** Instances with queued outbound rows (boot: who has work). */
-  instancesWithQueued(): string[] {
-    return this.db
-      .all(this.db.qb.selectFrom('messages').select('instance_id').where('status', '=', 'queued').where('direction', '=', 'outbound').distinct())
-      .map((r) => r.instance_id)
-  }
-
   setJid(id: string, jid: string, at: string): void {
     this.db.run(this.db.qb.updateTable('messages').set({ jid, updated_at: at }).where('id', '=', id))
   }

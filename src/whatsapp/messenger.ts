@@ -13,10 +13,6 @@ export class BaileysMessenger implements Messenger {
     connection.once('close', () => (this.closed = true))
   }
 
-  get ownPhone(): string | undefined {
-    return this.connection.identity().phone || undefined
-  }
-
   lookup(candidates: readonly string[]): Promise<string | null> {
     if (this.closed) return Promise.reject(new SocketClosedError())
     return lookupOnWhatsApp(this.connection.socket, candidates)

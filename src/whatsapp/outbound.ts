@@ -3,7 +3,7 @@ import type { MessageRef, OutboundMessage } from '../messages/types.js'
 import type { WaConnection } from './connection.js'
 
 /** A queued row (+ its media bytes) → Baileys message content. */
-export function buildContent(message: OutboundMessage, jid: string, bytes: Buffer | undefined): AnyMessageContent {
+function buildContent(message: OutboundMessage, jid: string, bytes: Buffer | undefined): AnyMessageContent {
   const { payload, media } = message
   const caption = payload.caption
   const needBytes = (): Buffer => {

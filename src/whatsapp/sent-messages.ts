@@ -3,7 +3,7 @@ import { proto, type WAMessage } from '@whiskeysockets/baileys'
 import type { Database } from '../db/database.js'
 
 /** How long sent content is kept for retries: a phone asks within seconds, or when it comes back online. */
-export const SENT_CONTENT_RETENTION_MS = 14 * 86_400_000
+const SENT_CONTENT_RETENTION_MS = 14 * 86_400_000
 
 /** One instance's sent messages, as its socket needs them to answer a retry receipt. */
 export interface SentMessageLog {
@@ -14,7 +14,8 @@ export interface SentMessageLog {
 /**
  * The content of every message the daemon's sockets sent, in WhatsApp's encoding. When a recipient's phone cannot
  * decrypt a message it sends a retry receipt, and Baileys sends the message again only if `getMessage` returns it
- * (Socket/messages-recv.js:1040-1070; its own recent-message cache is off and would not survive a restart anyway).
+ * (Socket/messages-recv.js:1040-1070). Its own recent-message cache (on, see connection.ts) keeps them 5 minutes
+ * in memory only; this log answers later retries, and retries after a restart.
  * Without this, such a message is silently lost.
  */
 export class SentMessages {

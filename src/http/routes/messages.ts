@@ -6,14 +6,13 @@ import type { MessageService } from '../../messages/service.js'
 import { normalizePhone } from '../../messages/phone.js'
 import type { Authenticator, Principal } from '../auth.js'
 import { ok } from '../envelope.js'
-import { envelopeOf, ErrorResponse, PhoneString } from '../schemas.js'
+import { envelopeOf, ErrorResponse, Nullable, PhoneString } from '../schemas.js'
 
 export interface MessageRoutesDeps {
   messages: MessageService
   auth: Authenticator
 }
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()])
 
 export const MessageSchema = Type.Object({
   message_id: Type.String(),
