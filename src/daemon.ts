@@ -83,6 +83,7 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   })
   manager.on('open', (id, connection) => messaging.dispatcher.attach(id, new BaileysMessenger(connection), connection))
   manager.on('closed', (id, connection) => messaging.dispatcher.detach(id, connection))
+  manager.on('deleting', (id) => messaging.forgetInstanceMedia(id))
   manager.on('deleted', (id) => messaging.dispatcher.forget(id))
   messaging.service.start()
   const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: webhookSealer, secretKey, mediaAgent, logger })

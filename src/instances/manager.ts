@@ -22,6 +22,8 @@ export interface ManagerEvents {
   socket: [instanceId: string, connection: WaConnection]
   open: [instanceId: string, connection: WaConnection]
   closed: [instanceId: string, connection: WaConnection]
+  /** Stopped, about to be removed with its rows: the last moment its data can be looked up. */
+  deleting: [instanceId: string]
   deleted: [instanceId: string]
 }
 
@@ -148,6 +150,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
     supervisor.stop()
     supervisor.removeAllListeners()
     this.supervisors.delete(id)
+    this.emit('deleting', id)
     this.deps.repo.delete(id)
     SessionStore.destroy(this.deps.config.sessionsDir, id)
     this.emit('deleted', id)

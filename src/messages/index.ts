@@ -77,7 +77,14 @@ export function createMessaging(deps: MessagingDeps) {
     waitSentTimeoutMs: config.sending.waitSentTimeoutMs,
     logger: deps.logger.child({ module: 'messages' }),
   })
-  return { repo, tracker, dispatcher, service }
+  /**
+   * An instance is being deleted: the files of its unsent media go with its rows, before its DELETE answers (the
+   * boot sweep would only find them at the next start). Synchronous: it runs inside the manager's event.
+   */
+  const forgetInstanceMedia = (instanceId: string): void => {
+    for (const stored of repo.queuedMedia(instanceId)) media.removeNow(JSON.parse(stored) as StoredMedia)
+  }
+  return { repo, tracker, dispatcher, service, forgetInstanceMedia }
 }
 
 export type Messaging = ReturnType<typeof createMessaging>

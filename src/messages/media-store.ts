@@ -45,6 +45,10 @@ export class OutboundMediaStore {
     if (media) await fs.rm(media.path, { force: true })
   }
 
+  removeNow(media: StoredMedia): void {
+    rmSync(media.path, { force: true })
+  }
+
   /**
    * At boot, before any request: deletes every file whose message is no longer queued (or never was), i.e. what a
    * crash left between a final status and the file's removal, or between writing a file and its row's commit.

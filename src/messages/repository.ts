@@ -129,6 +129,21 @@ export class MessageRepository {
     )
   }
 
+  /** The media of an instance's messages still waiting to be sent (their files are the only copy). */
+  queuedMedia(instanceId: string): string[] {
+    return this.db
+      .all(
+        this.db.qb
+          .selectFrom('messages')
+          .select('media')
+          .where('instance_id', '=', instanceId)
+          .where('status', '=', 'queued')
+          .where('direction', '=', 'outbound')
+          .where('media', 'is not', null),
+      )
+      .map((r) => r.media as string)
+  }
+
   setJid(id: string, jid: string, at: string): void {
     this.db.run(this.db.qb.updateTable('messages').set({ jid, updated_at: at }).where('id', '=', id))
   }

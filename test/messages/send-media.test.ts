@@ -44,6 +44,18 @@ describe('media and the other message types, decrypted by the customer', () => {
     expect(failed.error).toMatchObject({ code: 'SEND_FAILED' })
   })
 
+  it('deleting an instance deletes the media files of its unsent messages', async () => {
+    const g = await sendFixture(h)
+    const fs = await import('node:fs')
+    h.sim.faults.dropAcks(g.inst.phone.linkedDevices()[0]!, 1) // no server ack: the message stays queued
+    const res = await g.send('image', { phone: g.customer.phone, data: { base64: fx.png.toString('base64') } })
+    expect(res.status).toBe(200)
+    const file = `${h.config.dataDir}/media/outbound/${res.body.message_id}`
+    expect(fs.existsSync(file)).toBe(true)
+    expect((await h.request('DELETE', `/api/v1/instances/${g.inst.id}`)).status).toBe(200)
+    expect(fs.existsSync(file)).toBe(false)
+  })
+
   it('video', async () => {
     const { got } = await sendAndReceive('video', { base64: `data:video/mp4;base64,${fx.mp4.toString('base64')}`, text: 'clip' })
     expect(got.message.videoMessage?.mimetype).toBe('video/mp4')
