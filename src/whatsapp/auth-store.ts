@@ -89,6 +89,8 @@ export interface SessionStoreOptions {
 export class SessionStore {
   private conn: SessionFile | undefined
   private closed = false
+  /** Bumped by wipe(): the state handed to an earlier socket no longer writes (see authState). */
+  private generation = 0
   /** The schema exists once this store created or checked it; a reopen skips the DDL. */
   private schemaReady = false
   private readonly synchronous: 'NORMAL' | 'FULL'
@@ -128,11 +130,20 @@ export class SessionStore {
     this.handle().upsertCreds.run(this.encode(creds, 'creds'))
   }
 
-  /** The state object Baileys' socket takes; creds are loaded now and saved by the caller on `creds.update`. */
-  authState(): AuthenticationState {
+  /**
+   * The state object Baileys' socket takes; creds are loaded now and saved by the caller (`saveCreds`) on
+   * `creds.update`. Writes stop once the store is closed or wiped: a socket being torn down (Baileys' end() is
+   * async) may still flush creds or keys, and after a wipe they would bring back the account that was logged out.
+   */
+  authState(): AuthenticationState & { saveCreds(): void } {
     const creds = this.readCreds() ?? initAuthCreds()
+    const generation = this.generation
+    const writable = () => !this.closed && generation === this.generation
     return {
       creds,
+      saveCreds: () => {
+        if (writable()) this.writeCreds(creds)
+      },
       keys: {
         get: <T extends keyof SignalDataTypeMap>(type: T, ids: string[]) => {
           const out: { [id: string]: SignalDataTypeMap[T] } = {}
@@ -148,10 +159,9 @@ export class SessionStore {
           }
           return out
         },
-        // A socket that is being torn down may still flush keys after its instance was stopped or deleted.
-        set: (data: SignalDataSet) => (this.closed ? undefined : this.handle().setMany(data)),
+        set: (data: SignalDataSet) => (writable() ? this.handle().setMany(data) : undefined),
         clear: () => {
-          if (!this.closed) this.handle().db.exec('DELETE FROM keys')
+          if (writable()) this.handle().db.exec('DELETE FROM keys')
         },
       },
     }
@@ -159,6 +169,7 @@ export class SessionStore {
 
   /** Forgets the account: creds and every key, in one transaction. The next socket starts a fresh QR cycle. */
   wipe(): void {
+    this.generation += 1
     this.handle().wipe()
   }
 

@@ -96,8 +96,8 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
     serialiseSignalTransactions(this.socket)
     this.socket.ev.on('creds.update', () => {
       // Baileys has already merged the update into the creds object (Socket/socket.js:855).
+      auth.saveCreds()
       if (!opts.store.isOpen) return
-      opts.store.writeCreds(this.creds)
       this.emit('credentials', isPaired(this.creds))
     })
     this.socket.ev.on('connection.update', (update) => {

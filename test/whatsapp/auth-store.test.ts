@@ -76,9 +76,21 @@ describe('SessionStore with a bounded pool of open files', () => {
     await keys.set({ session: { 'x.0': Buffer.from('s') } })
     b.readCreds()
     expect(a.isFileOpen).toBe(false)
+    const state = a.authState()
     a.wipe()
     expect(a.readCreds()).toBeUndefined()
     expect(await keys.get('session', ['x.0'])).toEqual({})
+    // The socket of before the wipe may still flush: nothing of the wiped account comes back.
+    await state.keys.set({ session: { 'z.0': Buffer.from('old account') } })
+    state.saveCreds()
+    expect(await a.authState().keys.get('session', ['z.0'])).toEqual({})
+    expect(a.readCreds()).toBeUndefined()
+    // A state taken after the wipe writes as usual.
+    const fresh = a.authState()
+    await fresh.keys.set({ session: { 'n.0': Buffer.from('new') } })
+    fresh.saveCreds()
+    expect((await fresh.keys.get('session', ['n.0']))['n.0']?.toString()).toBe('new')
+    expect(a.readCreds()).toBeDefined()
 
     a.close()
     // A socket being torn down may still flush keys after its instance stopped (see authState).
