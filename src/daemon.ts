@@ -18,6 +18,7 @@ import { EventRetention } from './events/retention.js'
 import { MessageRetention } from './messages/retention.js'
 import { createMessaging, type Messaging } from './messages/index.js'
 import { prepareMedia } from './media/index.js'
+import { sweepStaleFfmpegDirs } from './media/ffmpeg.js'
 import { createGuardedAgent } from './net/index.js'
 import { BaileysMessenger } from './whatsapp/messenger.js'
 import { GatewayMetrics } from './metrics/metrics.js'
@@ -86,6 +87,7 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   manager.on('deleting', (id) => messaging.forgetInstanceMedia(id))
   manager.on('deleted', (id) => messaging.dispatcher.forget(id))
   messaging.service.start()
+  sweepStaleFfmpegDirs() // what a kill -9 left in the middle of a conversion
   const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: webhookSealer, secretKey, mediaAgent, logger })
   const metrics = new GatewayMetrics({ instanceStatusCounts: () => countStatuses(manager) })
   outbox.onAppended((appended) => recordEvents(metrics, appended))

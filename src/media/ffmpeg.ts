@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { accessSync, constants, statSync } from 'node:fs'
+import { accessSync, constants, readdirSync, rmSync, statSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -86,6 +86,40 @@ function findExecutable(name: string, searchPath: string): string | undefined {
   return undefined
 }
 
+/** Per-job temp directories: `wagw-ffmpeg-<pid>-<random>`, so a later process can tell whose they were. */
+const TEMP_PREFIX = 'wagw-ffmpeg-'
+
+/**
+ * Deletes the temp directories of ffmpeg jobs whose process is gone: a `kill -9` skips the `finally` that removes
+ * them, and each holds an input and an output of up to the media limit. Directories of live processes (other
+ * daemons, tests) stay. Answers how many went.
+ */
+export function sweepStaleFfmpegDirs(root = tmpdir()): number {
+  let swept = 0
+  let names: string[]
+  try {
+    names = readdirSync(root)
+  } catch {
+    return 0
+  }
+  for (const name of names) {
+    const pid = Number(/^wagw-ffmpeg-(\d+)-/.exec(name)?.[1])
+    if (!pid || pid === process.pid || isAlive(pid)) continue
+    rmSync(join(root, name), { recursive: true, force: true })
+    swept++
+  }
+  return swept
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' // exists, owned by someone else
+  }
+}
+
 /** A bounded pool: at most `maxConcurrent` ffmpeg processes; the rest wait in FIFO order. */
 export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRunner {
   const maxConcurrent = Math.max(1, options.maxConcurrent ?? availableParallelism())
@@ -116,7 +150,7 @@ export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRun
     binary ??= defaultFfmpegBinary()
     const bin = binary
     await acquire()
-    const dir = await mkdtemp(join(options.tempRoot ?? tmpdir(), 'wagw-ffmpeg-')).catch((err: unknown) => {
+    const dir = await mkdtemp(join(options.tempRoot ?? tmpdir(), `${TEMP_PREFIX}${process.pid}-`)).catch((err: unknown) => {
       release()
       throw err
     })

@@ -2,7 +2,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createFfmpegRunner, FfmpegError } from '../../src/media/ffmpeg.js'
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { createFfmpegRunner, FfmpegError, sweepStaleFfmpegDirs } from '../../src/media/ffmpeg.js'
 import { parseFfmpegInfo } from '../../src/media/ffmpeg-info.js'
 import { fixtures, type Fixtures } from './fixtures.js'
 
@@ -17,6 +19,19 @@ afterAll(async () => {
 })
 
 describe('ffmpeg runner', () => {
+  it('at boot, deletes the temp directories a killed process left, and only those', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'wagw-sweep-test-'))
+    const gone = spawnSync(process.execPath, ['-e', '']).pid // a process that has exited
+    const names = [`wagw-ffmpeg-${gone}-abc`, `wagw-ffmpeg-${process.pid}-def`, 'wagw-ffmpeg-test-ghi', 'unrelated']
+    for (const name of names) {
+      mkdirSync(join(root, name))
+      writeFileSync(join(root, name, 'input'), 'x')
+    }
+    expect(sweepStaleFfmpegDirs(root)).toBe(1)
+    expect((await readdir(root)).sort()).toEqual(names.slice(1).sort())
+    await rm(root, { recursive: true, force: true })
+  })
+
   it('returns the output file and stdout, and leaves no temp files', async () => {
     const runner = createFfmpegRunner({ tempRoot })
     const result = await runner.run({
