@@ -61,6 +61,7 @@ export const ERRORS = {
   MEDIA_UNAVAILABLE: { status: 502, retryable: true, message: 'The media could not be downloaded from WhatsApp' },
   // server side
   SERVICE_UNAVAILABLE: { status: 503, retryable: true, message: 'The service is not ready' },
+  MEDIA_CONVERSIONS_BUSY: { status: 503, retryable: true, message: 'Too many media conversions are waiting; retry shortly' },
   INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>
 

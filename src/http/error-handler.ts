@@ -18,7 +18,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export function installErrorHandling(app: FastifyInstance<any, any, any, any, any>): void {
   app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
     if (error instanceof AppError) {
-      if (error.code === 'RATE_LIMITED' && error.details?.retryAfterSeconds) {
+      if (error.details?.retryAfterSeconds) {
         void reply.header('retry-after', String(error.details.retryAfterSeconds))
       }
       return reply.status(error.status).send(errorBody(error.code, error.message, publicDetails(error.details)))

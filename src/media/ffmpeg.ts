@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { availableParallelism, tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
+import { AppError } from '../errors.js'
 
 // Plain spawn rather than fluent-ffmpeg: fluent-ffmpeg is archived, wants ffprobe for metadata (which the static
 // binary lacks), and its builder adds nothing over an argument array; spawn gives direct control of kill and pipes.
@@ -54,6 +55,8 @@ export interface FfmpegRunnerOptions {
   maxStdoutBytes?: number
   /** Where per-job temp directories go; default os.tmpdir(). */
   tempRoot?: string
+  /** Jobs that may wait for a process; past that a job is refused at once (MEDIA_CONVERSIONS_BUSY, retryable). */
+  maxWaiting?: number
 }
 
 const MAX_STDERR_CHARS = 256 * 1024
@@ -125,6 +128,9 @@ export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRun
   const maxConcurrent = Math.max(1, options.maxConcurrent ?? availableParallelism())
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 60_000
   const maxStdoutBytes = options.maxStdoutBytes ?? 256 * 1024 * 1024
+  // Every waiting job holds its input (up to the media limit) and its request's body: without a bound, a burst of
+  // voice notes would hold gigabytes while it queued for a few processes.
+  const maxWaiting = options.maxWaiting ?? 8 * maxConcurrent
   let binary = options.binary
   let running = 0
   let peakRunning = 0
@@ -133,6 +139,8 @@ export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRun
   async function acquire(): Promise<void> {
     if (running < maxConcurrent) {
       running++
+    } else if (waiting.length >= maxWaiting) {
+      throw new AppError('MEDIA_CONVERSIONS_BUSY', undefined, { retryAfterSeconds: 1 })
     } else {
       // The releasing job hands its slot over directly, so `running` never exceeds the bound.
       await new Promise<void>((resolve) => waiting.push(resolve))

@@ -55,6 +55,15 @@ describe('ffmpeg runner', () => {
     expect(await readdir(tempRoot)).toEqual([])
   })
 
+  it('refuses a job at once, retryable, when as many already wait as it allows', async () => {
+    const runner = createFfmpegRunner({ tempRoot, maxConcurrent: 1, maxWaiting: 2 })
+    const job = () => runner.run({ input: f.wav, inputArgs: ['-re'], args: () => ['-t', '0.1', '-f', 'null', '-'] })
+    const admitted = [job(), job(), job()] // one running, two waiting
+    await expect(job()).rejects.toMatchObject({ code: 'MEDIA_CONVERSIONS_BUSY', retryable: true, status: 503 })
+    await Promise.all(admitted)
+    expect(runner.stats()).toEqual({ running: 0, queued: 0, peakRunning: 1 })
+  })
+
   it('the default bound is the machine parallelism', async () => {
     const runner = createFfmpegRunner({ tempRoot })
     const jobs = Array.from({ length: availableParallelism() + 2 }, () =>
