@@ -13,6 +13,8 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly logPretty: boolean
   readonly allowPrivateCidrs: CidrList
+  /** Reverse proxies whose X-Forwarded-For is believed (TRUST_PROXY); empty: the peer address is the client. */
+  readonly trustedProxies: CidrList
   readonly waWsUrl: string | undefined
   readonly plixaCoreUrl: string | undefined
   readonly plixaCoreSecret: string | undefined
@@ -205,6 +207,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     logLevel: e.oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
     logPretty: e.bool('LOG_PRETTY', Boolean(process.stdout.isTTY)),
     allowPrivateCidrs: e.cidrs('ALLOW_PRIVATE_WEBHOOK_CIDRS'),
+    trustedProxies: e.cidrs('TRUST_PROXY'),
     waWsUrl: e.url('WA_WS_URL', ['ws:', 'wss:']),
     plixaCoreUrl,
     plixaCoreSecret,

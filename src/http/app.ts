@@ -47,6 +47,8 @@ export async function buildApp(deps: AppDeps) {
     bodyLimit: deps.config.limits.bodyMaxBytes,
     // Ids go up to 128 characters, percent-encoded perhaps (find-my-way's default stops at 100: a 404 for a valid id).
     routerOptions: { maxParamLength: 512 },
+    // Behind a reverse proxy every client has the proxy's address; the failed-auth limit and the logs need the client's.
+    trustProxy: deps.config.trustedProxies.cidrs.length > 0 ? [...deps.config.trustedProxies.cidrs] : false,
     // One access line per request, written by installRequestLogging.
     disableRequestLogging: true,
     // requestId() reads x-request-id itself, so a malformed one is replaced rather than trusted.

@@ -65,6 +65,28 @@ describe('admin API: auth, errors and instance management', () => {
     for (const id of [bare.json().data.id]) await h.request('DELETE', `/api/v1/instances/${id}`)
   })
 
+  it('behind a trusted proxy (TRUST_PROXY), failed authentications count per forwarded client', async () => {
+    const proxied = await startHarness({ env: { AUTH_FAILURES_MAX: '2', TRUST_PROXY: '10.1.0.0/16' } })
+    try {
+      const attempt = (client: string, from = '10.1.0.9') =>
+        proxied.daemon.app.inject({
+          method: 'GET',
+          url: '/api/v1/instances',
+          headers: { authorization: 'Bearer wrong-token-xxxxxxxx', 'x-forwarded-for': client },
+          remoteAddress: from,
+        })
+      const statuses = []
+      for (let i = 0; i < 3; i++) statuses.push((await attempt('203.0.113.7')).statusCode)
+      expect(statuses).toEqual([401, 401, 429])
+      expect((await attempt('203.0.113.8')).statusCode).toBe(401) // another client of the same proxy
+      // An address that is not a trusted proxy cannot name its client: its own address counts.
+      for (let i = 0; i < 2; i++) await attempt(`198.51.100.${i}`, '192.0.2.50')
+      expect((await attempt('198.51.100.99', '192.0.2.50')).statusCode).toBe(429)
+    } finally {
+      await proxied.close()
+    }
+  })
+
   it('an instance token cannot use admin routes', async () => {
     const created = await h.request('POST', '/api/v1/instances', { tenant_id: 'acme' })
     const { id, token } = created.body.data
