@@ -66,7 +66,8 @@ describe('admin API: auth, errors and instance management', () => {
   })
 
   it('behind a trusted proxy (TRUST_PROXY), failed authentications count per forwarded client', async () => {
-    const proxied = await startHarness({ env: { AUTH_FAILURES_MAX: '2', TRUST_PROXY: '10.1.0.0/16' } })
+    // The same simulator: a second one would take over the process-wide trust in the simulator's certificate.
+    const proxied = await startHarness({ sim: h.sim, env: { AUTH_FAILURES_MAX: '2', TRUST_PROXY: '10.1.0.0/16' } })
     try {
       const attempt = (client: string, from = '10.1.0.9') =>
         proxied.daemon.app.inject({
