@@ -37,10 +37,10 @@ export interface ManagerDeps {
   now?: () => Date
 }
 
-/** Every instance's supervisor, and the admin operations on them. Knows nothing of HTTP. */
 /** Reasons a paired instance ended `disconnected` with that a boot retries (the others were decisions). */
 const RETRIED_AT_BOOT = new Set(['too_many_failures', 'session_store_error'])
 
+/** Every instance's supervisor, and the admin operations on them. Knows nothing of HTTP. */
 export class InstanceManager extends EventEmitter<ManagerEvents> {
   private readonly supervisors = new Map<string, InstanceSupervisor>()
   private readonly now: () => Date
@@ -164,8 +164,8 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   }
 
   /**
-   * Boot: every instance that has credentials and was not stopped on purpose (RETRIED_AT_BOOT) reconnects, through a bounded queue
-   * with jitter so a restart with hundreds of sessions is no thundering herd. An instance that was waiting for a QR
+   * Boot: every instance that has credentials and was not stopped on purpose (RETRIED_AT_BOOT) reconnects, through
+   * a bounded queue with jitter so a restart with hundreds of sessions is no thundering herd. An instance that was waiting for a QR
    * scan is *not* started (a restart must not turn into a QR storm): it becomes `disconnected` and needs a restart.
    */
   async restoreAll(): Promise<void> {
