@@ -23,6 +23,10 @@ export function installErrorHandling(app: FastifyInstance<any, any, any, any, an
       }
       return reply.status(error.status).send(errorBody(error.code, error.message, publicDetails(error.details)))
     }
+    // A phone that fails its schema (pairing code, history filter) gets the contract's own code, as in sends.
+    if (error.code === 'FST_ERR_VALIDATION' && error.validation?.[0]?.instancePath === '/phone') {
+      return reply.status(ERRORS.INVALID_PHONE.status).send(errorBody('INVALID_PHONE', undefined, { field: 'phone' }))
+    }
     const mapped = error.code ? FASTIFY_CODES[error.code] : undefined
     if (mapped) {
       const message = mapped === 'VALIDATION_FAILED' ? error.message : ERRORS[mapped].message

@@ -108,6 +108,8 @@ describe('admin API: auth, errors and instance management', () => {
       ['POST', '/api/v1/instances', 'name=x', { ...adminHeaders, 'content-type': 'application/x-www-form-urlencoded' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
       ['POST', '/api/v1/instances/inst_missing/restart', undefined, adminHeaders, 404, 'INSTANCE_NOT_FOUND'],
       ['POST', '/api/v1/instances/inst_missing/pairing-code', '{"phone":"5511999999999"}', { ...adminHeaders, 'content-type': 'application/json' }, 404, 'INSTANCE_NOT_FOUND'],
+      ['POST', '/api/v1/instances/inst_missing/pairing-code', '{"phone":"55-11"}', { ...adminHeaders, 'content-type': 'application/json' }, 400, 'INVALID_PHONE'],
+      ['GET', '/api/v1/messages?phone=abc', undefined, adminHeaders, 400, 'INVALID_PHONE'],
     ]
     for (const [method, url, payload, headers, status, code] of cases) {
       const res = await h.daemon.app.inject({ method: method as 'GET', url, headers, ...(payload ? { payload } : {}) })
