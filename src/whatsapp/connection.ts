@@ -120,10 +120,6 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
     this.watchdog.unref()
   }
 
-  get isPaired(): boolean {
-    return isPaired(this.creds)
-  }
-
   identity(): OwnIdentity {
     const me = this.creds.me
     return {
