@@ -62,7 +62,9 @@ export class StatusTracker extends EventEmitter<{ change: [StatusChangeEvent] }>
         type: 'message.status',
         instanceId: fresh.instance_id,
         tenantId: this.deps.tenantOf(fresh.instance_id),
-        data: messageEventData(fresh),
+        // The status it left too: a receipt can overtake the server ack (queued → delivered), and whoever counts
+        // accepted messages (metrics, a consumer's own) needs to see that it left `queued`.
+        data: { ...messageEventData(fresh), previous_status: from },
         dedupeKey: `message.status:${fresh.instance_id}:${fresh.wa_message_id}:${to}`,
         occurredAt: at,
       })

@@ -15,7 +15,8 @@ export function recordEvents(metrics: GatewayMetrics, events: readonly EventLike
   for (const event of events) {
     const type = typeof event.data.type === 'string' ? event.data.type : 'unknown'
     if (event.type === 'message.inbound') metrics.inbound(type)
-    else if (event.type === 'message.status' && event.data.status === 'sent') metrics.sent(type)
+    // Accepted by the server: left `queued` for anything but `failed` (a receipt may come before the ack).
+    else if (event.type === 'message.status' && event.data.previous_status === 'queued' && event.data.status !== 'failed') metrics.sent(type)
     else if (event.type === 'message.status' && event.data.status === 'failed') {
       const error = event.data.error as { code?: unknown } | null | undefined
       metrics.sendFailed(type, typeof error?.code === 'string' ? error.code : 'UNKNOWN')

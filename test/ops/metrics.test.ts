@@ -176,3 +176,25 @@ describe('request ids', () => {
     expect(JSON.stringify(lines)).not.toContain(adminHeaders.authorization.slice(7))
   })
 })
+
+describe('counters from the event stream', () => {
+  it('counts a send as accepted once it leaves queued for anything but failed, even when a receipt overtook the ack', async () => {
+    const { recordEvents } = await import('../../src/metrics/from-events.js')
+    const sent: string[] = []
+    const failed: string[] = []
+    const metrics = { sent: (t: string) => sent.push(t), sendFailed: (t: string, c: string) => failed.push(`${t}:${c}`), inbound: () => {} }
+    const status = (type: string, from: string, to: string, error: unknown = null) => ({
+      type: 'message.status',
+      data: { type, previous_status: from, status: to, error },
+    })
+    recordEvents(metrics as never, [
+      status('text', 'queued', 'sent'),
+      status('text', 'sent', 'delivered'),
+      status('image', 'queued', 'delivered'), // the receipt came before the server ack
+      status('image', 'delivered', 'read'),
+      status('video', 'queued', 'failed', { code: 'WHATSAPP_REJECTED' }),
+    ])
+    expect(sent).toEqual(['text', 'image'])
+    expect(failed).toEqual(['video:WHATSAPP_REJECTED'])
+  })
+})
