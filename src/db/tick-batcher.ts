@@ -1,5 +1,12 @@
 import type { Database } from './database.js'
 
+/** SQLite errors of the database as a whole, not of one write (better-sqlite3's `code` is the extended code). */
+const DATABASE_WIDE = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY']
+const isDatabaseWide = (err: unknown): boolean => {
+  const code = (err as { code?: unknown }).code
+  return typeof code === 'string' && DATABASE_WIDE.some((prefix) => code.startsWith(prefix))
+}
+
 interface Pending {
   write: () => unknown
   resolve: (value: unknown) => void
@@ -64,7 +71,13 @@ export class TickBatcher {
     let values: unknown[]
     try {
       values = this.commitAll(batch)
-    } catch {
+    } catch (err) {
+      // The database itself failed (locked past busy_timeout, I/O, full): each write alone would wait or fail the
+      // same way, one after another, with the event loop blocked. Refuse them all; their callers keep them.
+      if (isDatabaseWide(err)) {
+        for (const item of batch) item.reject(err)
+        return
+      }
       // One write failed and took the batch with it: run each alone so only the failing one is refused. A write
       // must therefore be safe to run again after a rollback: the send's inserts use ids chosen beforehand, the
       // inbound recorder's re-read what exists and choose their ids afresh.

@@ -75,7 +75,9 @@ export class InboundRecording {
         `INSERT OR REPLACE INTO inbound_journal (instance_id, wa_message_id, stanza, plaintext, created_at) VALUES (?, ?, ?, ?, ?)`,
       ),
       unjournal: sqlite.prepare(`DELETE FROM inbound_journal WHERE instance_id = ? AND wa_message_id = ?`),
-      leftovers: sqlite.prepare(`SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE instance_id = ? ORDER BY created_at`),
+      // Arrival order: a backlog journals many stanzas in one millisecond, and rowid (max + 1 on every insert) breaks
+      // the ties in the order they were written.
+      leftovers: sqlite.prepare(`SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE instance_id = ? ORDER BY created_at, rowid`),
       tenant: sqlite.prepare(`SELECT tenant_id FROM instances WHERE id = ?`),
       existing: sqlite.prepare(`SELECT id, type FROM messages WHERE instance_id = ? AND wa_message_id = ? AND direction = ?`),
       insertMessage: sqlite.prepare(`
@@ -104,7 +106,13 @@ export class InboundRecording {
   /** Records one upsert with the others of this event-loop turn; settles once their transaction committed, or failed. */
   record(instanceId: string, messages: InboundMessage[], waIds: string[]): Promise<void> {
     return this.batches.run(() => this.recordUpsert(instanceId, messages, waIds)).then((mediaIds) => {
-      if (mediaIds.length) this.deps.media.prefetch(mediaIds)
+      if (mediaIds.length === 0) return
+      try {
+        this.deps.media.prefetch(mediaIds)
+      } catch {
+        // Recorded already: a prefetch that cannot start (the database closing at shutdown) is not a recording
+        // failure; the files are downloaded at the next start or when a link is opened.
+      }
     })
   }
 

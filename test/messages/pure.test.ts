@@ -88,6 +88,23 @@ describe('TickBatcher', () => {
     db.close()
   })
 
+  it('refuses the whole batch at once when the database itself fails (locked, I/O, full), without running each alone', async () => {
+    const db = openDatabase({ file: ':memory:', migrations })
+    db.sqlite.exec('CREATE TABLE t (k TEXT PRIMARY KEY)')
+    const batcher = new TickBatcher(db)
+    let runs = 0
+    const insert = (k: string) => batcher.run(() => (runs++, db.sqlite.prepare('INSERT INTO t (k) VALUES (?)').run(k).changes))
+    const a = insert('a')
+    const busy = batcher.run(() => {
+      throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' })
+    })
+    const results = await Promise.allSettled([a, busy, insert('b')])
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(runs).toBe(1) // 'a' ran once, in the batch; nothing was run again alone
+    expect(db.sqlite.prepare('SELECT COUNT(*) FROM t').pluck().get()).toBe(0)
+    db.close()
+  })
+
   afterEach(() => {
     vi.useRealTimers()
   })
