@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import { availableParallelism, tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { AppError } from '../errors.js'
+import { MAX_INPUT_PIXELS } from './types.js'
 
 // Plain spawn rather than fluent-ffmpeg: fluent-ffmpeg is archived, wants ffprobe for metadata (which the static
 // binary lacks), and its builder adds nothing over an argument array; spawn gives direct control of kill and pipes.
@@ -168,7 +169,8 @@ export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRun
       await writeFile(input, job.input)
       // Playlist-like demuxers (HLS, concat) open further URLs named inside the input, past the SSRF guard:
       // the input may only ever read local files.
-      const args = ['-hide_banner', '-nostdin', '-y', '-protocol_whitelist', 'file', ...(job.inputArgs ?? []), '-i', input, ...job.args({ output })]
+      // A frame size is only declared: without a bound, a small file can make the decoder allocate gigabytes.
+      const args = ['-hide_banner', '-nostdin', '-y', '-protocol_whitelist', 'file', '-max_pixels', String(MAX_INPUT_PIXELS), ...(job.inputArgs ?? []), '-i', input, ...job.args({ output })]
       const { stdout, stderr } = await spawnFfmpeg(bin, args, job.timeoutMs ?? defaultTimeoutMs, maxStdoutBytes)
       const result: FfmpegResult = { stdout, stderr }
       if (job.outputExt) result.output = await readFile(output)

@@ -3,6 +3,7 @@ import { AppError } from '../errors.js'
 import { conversionFailed } from './conversion-error.js'
 import type { FfmpegRunner } from './ffmpeg.js'
 import { isImage, sniffMedia } from './sniff.js'
+import { MAX_INPUT_PIXELS } from './types.js'
 
 export interface PreparedImage {
   bytes: Buffer
@@ -12,8 +13,7 @@ export interface PreparedImage {
   jpegThumbnail: Buffer
 }
 
-// About 100 MP: above every phone camera in use, below what lets one request hold gigabytes of decoded pixels.
-const SHARP_INPUT: sharp.SharpOptions = { limitInputPixels: 100_000_000 }
+const SHARP_INPUT: sharp.SharpOptions = { limitInputPixels: MAX_INPUT_PIXELS }
 const THUMBNAIL_WIDTH = 32
 const WHITE = { r: 255, g: 255, b: 255 }
 

@@ -32,6 +32,12 @@ export interface MediaLimits {
   conversionTimeoutMs?: number
 }
 
+/**
+ * Pixels a decoded picture or video frame may have, for sharp and ffmpeg alike: about 100 MP, above every phone
+ * camera in use, below what lets a small file (a frame size is only declared) hold gigabytes of decoded pixels.
+ */
+export const MAX_INPUT_PIXELS = 100_000_000
+
 export const DEFAULT_MEDIA_MAX_BYTES = 16 * 1024 * 1024
 export const DEFAULT_DOCUMENT_MAX_BYTES = 100 * 1024 * 1024
 

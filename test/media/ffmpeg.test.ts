@@ -3,6 +3,7 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
+import { crc32, deflateSync } from 'node:zlib'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { createFfmpegRunner, FfmpegError, sweepStaleFfmpegDirs } from '../../src/media/ffmpeg.js'
 import { parseFfmpegInfo } from '../../src/media/ffmpeg-info.js'
@@ -30,6 +31,16 @@ describe('ffmpeg runner', () => {
     expect(sweepStaleFfmpegDirs(root)).toBe(1)
     expect((await readdir(root)).sort()).toEqual(names.slice(1).sort())
     await rm(root, { recursive: true, force: true })
+  })
+
+  it('refuses to decode a picture above the pixel bound, however small the file', async () => {
+    const runner = createFfmpegRunner({ tempRoot })
+    const decode = (side: number) => runner.run({ input: blackPng(side), args: () => ['-f', 'null', '-'] })
+    await expect(decode(100)).resolves.toBeDefined()
+    // 10,001² pixels (just above 100 MP) in a file of a few kilobytes.
+    const big = blackPng(10_001)
+    expect(big.length).toBeLessThan(64 * 1024)
+    await expect(decode(10_001)).rejects.toBeInstanceOf(FfmpegError)
   })
 
   it('returns the output file and stdout, and leaves no temp files', async () => {
@@ -112,3 +123,22 @@ describe('ffmpeg input sandbox', () => {
     expect(err.stderr).toMatch(/not on whitelist/)
   })
 })
+
+/** A black 1-bit greyscale PNG, side × side: a few kilobytes on disk whatever its size once decoded. */
+function blackPng(side: number): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
+    const out = Buffer.alloc(12 + data.length)
+    out.writeUInt32BE(data.length, 0)
+    body.copy(out, 4)
+    out.writeUInt32BE(crc32(body), 8 + data.length)
+    return out
+  }
+  const header = Buffer.alloc(13)
+  header.writeUInt32BE(side, 0)
+  header.writeUInt32BE(side, 4)
+  header[8] = 1 // bit depth
+  header[9] = 0 // greyscale
+  const rows = Buffer.alloc(side * (1 + Math.ceil(side / 8))) // each row: filter 0, then zero bits
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))])
+}
