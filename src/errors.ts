@@ -62,6 +62,7 @@ export const ERRORS = {
   // server side
   SERVICE_UNAVAILABLE: { status: 503, retryable: true, message: 'The service is not ready' },
   MEDIA_CONVERSIONS_BUSY: { status: 503, retryable: true, message: 'Too many media conversions are waiting; retry shortly' },
+  MEDIA_CONVERSION_UNAVAILABLE: { status: 503, retryable: true, message: 'The server could not run the media conversion; retry later' },
   INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>
 

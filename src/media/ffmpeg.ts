@@ -217,8 +217,10 @@ function spawnFfmpeg(
     child.stderr.on('data', (text: string) => {
       if (stderr.length < MAX_STDERR_CHARS) stderr += text
     })
+    // Could not start (no binary, no process slots): the system error itself, a server fault (conversion-error.ts).
     child.on('error', (err) => {
-      failure ??= `ffmpeg could not start: ${err.message}`
+      clearTimeout(timer)
+      reject(err)
     })
     child.on('close', (code) => {
       clearTimeout(timer)

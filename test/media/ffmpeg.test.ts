@@ -7,6 +7,7 @@ import { crc32, deflateSync } from 'node:zlib'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { createFfmpegRunner, FfmpegError, sweepStaleFfmpegDirs } from '../../src/media/ffmpeg.js'
 import { parseFfmpegInfo } from '../../src/media/ffmpeg-info.js'
+import { prepareMedia } from '../../src/media/prepare.js'
 import { fixtures, type Fixtures } from './fixtures.js'
 
 let f: Fixtures
@@ -106,11 +107,15 @@ describe('ffmpeg runner', () => {
     expect(await readdir(tempRoot)).toEqual([])
   })
 
-  it('reports a missing binary as an FfmpegError and frees its slot', async () => {
+  it('reports a missing binary as the system error, frees its slot, and a send gets a retryable 503 for it', async () => {
     const runner = createFfmpegRunner({ tempRoot, binary: '/nonexistent/ffmpeg', maxConcurrent: 1 })
-    await expect(runner.run({ input: f.wav, args: () => [] })).rejects.toThrow(/could not start/)
-    await expect(runner.run({ input: f.wav, args: () => [] })).rejects.toBeInstanceOf(FfmpegError)
+    await expect(runner.run({ input: f.wav, args: () => [] })).rejects.toMatchObject({ code: 'ENOENT', syscall: expect.stringMatching(/^spawn/) })
+    await expect(runner.run({ input: f.wav, args: () => [] })).rejects.toMatchObject({ code: 'ENOENT' })
     expect(runner.stats().running).toBe(0)
+    // Not the input's fault: the server's, and worth retrying (a 422 would make the client drop a good file).
+    const limits = { mediaMaxBytes: 16 * 1024 * 1024, documentMaxBytes: 16 * 1024 * 1024, fetchTimeoutMs: 1000 }
+    const voice = prepareMedia('voice', { base64: f.wav.toString('base64') }, limits as never, { ffmpeg: runner })
+    await expect(voice).rejects.toMatchObject({ code: 'MEDIA_CONVERSION_UNAVAILABLE', status: 503, retryable: true })
   })
 })
 

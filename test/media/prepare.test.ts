@@ -175,6 +175,14 @@ describe('prepareMedia: audio', () => {
     expect(m.bytes.subarray(0, 3).toString('latin1')).toBe('ID3')
   })
 
+  it('refuses a conversion whose result exceeds the limit the input was within (MEDIA_TOO_LARGE)', async () => {
+    const input = f.webmAudio
+    const converted = await prepareMedia('audio', b64(input), limits)
+    expect(converted.bytes.length).toBeGreaterThan(input.length) // the premise: this re-encode grows the file
+    const tight = { ...limits, mediaMaxBytes: input.length }
+    await expect(prepareMedia('audio', b64(input), tight)).rejects.toMatchObject({ code: 'MEDIA_TOO_LARGE', status: 413 })
+  })
+
   it('refuses an image and a video without sound', async () => {
     await expect(prepareMedia('audio', b64(f.png), limits)).rejects.toMatchObject({ code: 'MEDIA_TYPE_MISMATCH' })
     await expect(prepareMedia('audio', b64(f.mp4Silent), limits)).rejects.toMatchObject({ code: 'MEDIA_TYPE_MISMATCH' })
