@@ -126,7 +126,10 @@ const events: Command = async (ctx, ops) => {
     if (ctx.args.json) ctx.out(JSON.stringify({ event, data }))
     else ctx.out(`${new Date().toISOString().slice(11, 23)}  ${event.padEnd(8)}  ${summarise(event, data)}`)
   }
-  return ctx.signal.aborted ? 130 : 0
+  if (ctx.signal.aborted) return 130
+  // The daemon ended the stream (it stopped, or the instance was deleted): a supervisor or script must see it.
+  ctx.err('The event stream ended')
+  return 1
 }
 
 const pairingLink: Command = async (ctx, ops) => {

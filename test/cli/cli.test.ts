@@ -136,6 +136,15 @@ describe('wagw CLI', () => {
     expect(await cli.exited).toBe(130)
   })
 
+  it('events exits 1 when the daemon ends the stream (the instance is deleted)', async () => {
+    const created = await h.request('POST', '/api/v1/instances', { name: 'short-lived' })
+    const id = created.body.data.id as string
+    const cli = startCli(['events', id])
+    await cli.waitFor(new RegExp(`instance\\s+${id}`))
+    await h.request('DELETE', `/api/v1/instances/${id}`)
+    expect(await cli.exited).toBe(1)
+  })
+
   it('answers usage errors with exit 2 and the help text', async () => {
     const unknown = await runCli(['frobnicate'])
     expect(unknown.code).toBe(2)
