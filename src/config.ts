@@ -67,6 +67,11 @@ export interface Config {
      * 0 keeps them forever. An event with a pending delivery is never deleted.
      */
     readonly retentionDays: number
+    /**
+     * How often each connected instance replays journal entries at least this old whose upsert never came
+     * (INBOUND_JOURNAL_SWEEP_MS): Baileys can swallow an upsert while the socket stays up.
+     */
+    readonly journalSweepMs: number
   }
   readonly messages: {
     /**
@@ -247,6 +252,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     },
     events: {
       retentionDays: e.int('EVENTS_RETENTION_DAYS', 7, 0, 3650),
+      journalSweepMs: e.int('INBOUND_JOURNAL_SWEEP_MS', MINUTE, 50, HOUR),
     },
     messages: {
       retentionDays: e.int('MESSAGES_RETENTION_DAYS', 90, 0, 3650),

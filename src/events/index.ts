@@ -93,7 +93,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
   const unpublish = publishLifecycleEvents(manager, outbox, log)
   // Attach on socket creation, not on `open`: the offline backlog can be flushed before `open` fires.
   const onSocket: Parameters<typeof manager.on<'socket'>>[1] = (instanceId, connection) =>
-    attachInbound(connection, recording.forInstance(instanceId), log.child({ instanceId }))
+    attachInbound(connection, recording.forInstance(instanceId), log.child({ instanceId }), { sweepMs: config.events.journalSweepMs })
   manager.on('socket', onSocket)
   let sweepTimer: NodeJS.Timeout | undefined
   const sweep = () => {

@@ -77,7 +77,9 @@ export class InboundRecording {
       unjournal: sqlite.prepare(`DELETE FROM inbound_journal WHERE instance_id = ? AND wa_message_id = ?`),
       // Arrival order: a backlog journals many stanzas in one millisecond, and rowid (max + 1 on every insert) breaks
       // the ties in the order they were written.
-      leftovers: sqlite.prepare(`SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE instance_id = ? ORDER BY created_at, rowid`),
+      leftovers: sqlite.prepare(
+        `SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE instance_id = ? AND created_at <= ? ORDER BY created_at, rowid`,
+      ),
       tenant: sqlite.prepare(`SELECT tenant_id FROM instances WHERE id = ?`),
       existing: sqlite.prepare(`SELECT id, type FROM messages WHERE instance_id = ? AND wa_message_id = ? AND direction = ?`),
       insertMessage: sqlite.prepare(`
@@ -96,8 +98,8 @@ export class InboundRecording {
       journal: (entry) => {
         this.stmt.journal.run(instanceId, entry.waMessageId, JSON.stringify(entry.stanza), entry.plaintext, this.now())
       },
-      leftovers: () =>
-        (this.stmt.leftovers.all(instanceId) as Array<{ wa_message_id: string; stanza: string; plaintext: Buffer }>).map(
+      leftovers: (journaledBy = Number.MAX_SAFE_INTEGER) =>
+        (this.stmt.leftovers.all(instanceId, journaledBy) as Array<{ wa_message_id: string; stanza: string; plaintext: Buffer }>).map(
           (r): JournalEntry => ({ waMessageId: r.wa_message_id, stanza: JSON.parse(r.stanza) as StoredStanza, plaintext: r.plaintext }),
         ),
     }

@@ -25,8 +25,8 @@ export interface InboundRecorder {
   record(messages: InboundMessage[], waIds: string[]): Promise<void>
   /** Stores a decrypted stanza before Baileys continues (and sends the receipt); throwing refuses the message. */
   journal(entry: JournalEntry): void
-  /** Journal entries whose upsert was never recorded (the process died in between). */
-  leftovers(): JournalEntry[]
+  /** Journal entries whose upsert was never recorded (the process died in between), or those journaled by then. */
+  leftovers(journaledBy?: number): JournalEntry[]
 }
 
 type DecryptArgs = { jid: string; type: 'pkmsg' | 'msg'; ciphertext: Uint8Array }
@@ -52,7 +52,7 @@ type DecryptArgs = { jid: string; type: 'pkmsg' | 'msg'; ciphertext: Uint8Array 
  * Not covered: `<plaintext>` stanzas (no decrypt call), group `skmsg` (decryptGroupMessage is not journaled),
  * and messages Baileys drops before decrypting (ignored JIDs, msmsg).
  */
-export function attachInbound(connection: WaConnection, recorder: InboundRecorder, logger: Logger): void {
+export function attachInbound(connection: WaConnection, recorder: InboundRecorder, logger: Logger, opts: { sweepMs?: number } = {}): void {
   const sock = connection.socket
   const stanzaOf = new WeakMap<Uint8Array, BinaryNode>()
 
@@ -83,8 +83,8 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
   let replayTimer: NodeJS.Timeout | undefined
   let replayDelayMs = REPLAY_FIRST_DELAY_MS
   let closed = false
-  const replay = async () => {
-    const allRecorded = await replayLeftovers(connection, recorder, logger)
+  const replay = async (journaledBy?: number) => {
+    const allRecorded = await replayLeftovers(connection, recorder, logger, journaledBy)
     replayDelayMs = allRecorded ? REPLAY_FIRST_DELAY_MS : Math.min(replayDelayMs * 2, REPLAY_MAX_DELAY_MS)
     if (!allRecorded) scheduleReplay()
   }
@@ -95,9 +95,18 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
       void replay()
     }, replayDelayMs)
   }
+  // An upsert Baileys swallowed while the socket stays up (its event buffer can fold one into a history set or drop
+  // it with a buffered delete, Utils/event-buffer.js:414-416, :455) would otherwise wait in the journal for the next
+  // socket: entries at least one sweep old are replayed (the recorder dedupes one whose upsert is merely late).
+  const sweepMs = opts.sweepMs ?? JOURNAL_SWEEP_MS
+  const sweep = setInterval(() => {
+    if (!replayTimer) void replay(Date.now() - sweepMs)
+  }, sweepMs)
+  sweep.unref()
   connection.once('close', () => {
     closed = true
     clearTimeout(replayTimer)
+    clearInterval(sweep)
   })
 
   const recordingFailed = (err: unknown) => {
@@ -121,6 +130,7 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
   void replay()
 }
 
+const JOURNAL_SWEEP_MS = 60_000
 const REPLAY_FIRST_DELAY_MS = 1_000
 const REPLAY_MAX_DELAY_MS = 60_000
 
@@ -129,10 +139,10 @@ const REPLAY_MAX_DELAY_MS = 60_000
  * whether every one was recorded. An entry whose live upsert is still on its way is recorded twice: the recorder
  * dedupes on the WhatsApp id.
  */
-async function replayLeftovers(connection: WaConnection, recorder: InboundRecorder, logger: Logger): Promise<boolean> {
+async function replayLeftovers(connection: WaConnection, recorder: InboundRecorder, logger: Logger, journaledBy?: number): Promise<boolean> {
   let entries: JournalEntry[]
   try {
-    entries = recorder.leftovers()
+    entries = recorder.leftovers(journaledBy)
   } catch (err) {
     logger.error({ err }, 'reading the inbound journal failed')
     return false
