@@ -20,12 +20,22 @@ declare module 'fastify' {
  */
 export class AuthFailureLimiter {
   private readonly failures = new Map<string, { count: number; resetAt: number }>()
+  /** When the last window still open ends: past it, nothing is counted any more. */
+  private lastResetAt = 0
 
   constructor(
     private readonly max: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /** Whether any failure is still being counted; when none is, no key can be limited (and none need be built). */
+  get counting(): boolean {
+    if (this.failures.size === 0) return false
+    if (this.now() < this.lastResetAt) return true
+    this.failures.clear() // every window is over
+    return false
+  }
 
   assertAllowed(key: string): void {
     const entry = this.failures.get(key)
@@ -43,6 +53,7 @@ export class AuthFailureLimiter {
       // Keep the map bounded under a spray of addresses: drop expired entries when it grows.
       if (this.failures.size > 10_000) for (const [k, v] of this.failures) if (v.resetAt <= now) this.failures.delete(k)
       this.failures.set(key, { count: 1, resetAt: now + this.windowMs })
+      this.lastResetAt = now + this.windowMs
     } else {
       entry.count += 1
     }
@@ -103,11 +114,13 @@ export class Authenticator {
 
   private authenticate(request: FastifyRequest, accept: { admin: boolean; instance: boolean }): Principal {
     const header = request.headers.authorization ?? ''
-    const clientKey = `${request.ip} ${claimedIdentity(header)}`
-    this.deps.limiter.assertAllowed(clientKey)
+    // The key decodes the header: worked out only while failures are being counted, or for a failure, so the send
+    // path with cached credentials does not pay for it.
+    const clientKey = () => `${request.ip} ${claimedIdentity(header)}`
+    if (this.deps.limiter.counting) this.deps.limiter.assertAllowed(clientKey())
     const principal = (accept.instance ? this.cached(header) : undefined) ?? this.resolve(header, accept)
     if (!principal) {
-      this.deps.limiter.recordFailure(clientKey)
+      this.deps.limiter.recordFailure(clientKey())
       // The same answer for a wrong scheme, an unknown user and a wrong token: nothing to learn from the difference.
       throw new AppError('UNAUTHORIZED')
     }

@@ -2,6 +2,7 @@ import fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminHeaders, startHarness, type Harness, type PairedInstance } from '../helpers/harness.js'
 import { TestReceiver, verifyPlixaSignature, verifyStandardWebhook } from '../helpers/receiver.js'
+import { interceptRecording } from '../helpers/recording.js'
 
 const ENV_CORE_SECRET = 'env-core-secret-0123456789'
 const TENANT_CORE_SECRET = 'tenant-core-secret-0123456789'
@@ -49,19 +50,17 @@ describe('sinks: env core, tenant core, journal replay, media retention, live st
 
   it('replays a message whose recording failed after decryption (journal), at the next socket', async () => {
     const c = h.sim.createCustomer({ phone: '5544998765411', pushName: 'Caio' })
-    const recording = h.daemon.events.recording
-    const original = recording.record.bind(recording)
     let failed = 0
     let signal!: () => void
     const refused = new Promise<void>((resolve) => (signal = resolve))
-    recording.record = (instanceId, messages, waIds) => {
+    interceptRecording(h, (messages, next) => {
       if (messages.some((m) => m.text === 'journal me')) {
         failed++
         signal()
         throw new Error('simulated crash between receipt and recording')
       }
-      return original(instanceId, messages, waIds)
-    }
+      return next()
+    })
     const { id } = await c.sendText(plain.phone.phone, 'journal me')
     await c.waitForReceipt((r) => r.ids.includes(id)) // WhatsApp considers it delivered
     await refused
@@ -76,16 +75,14 @@ describe('sinks: env core, tenant core, journal replay, media retention, live st
 
   it('replays a message whose recording failed once on the same socket, without waiting for a restart', async () => {
     const c = h.sim.createCustomer({ phone: '5544998765419', pushName: 'Dora' })
-    const recording = h.daemon.events.recording
-    const original = recording.record.bind(recording)
     let failed = 0
-    recording.record = (instanceId, messages, waIds) => {
+    const restore = interceptRecording(h, (messages, next) => {
       if (failed === 0 && messages.some((m) => m.text === 'transient failure')) {
         failed++
         throw new Error('database is locked')
       }
-      return original(instanceId, messages, waIds)
-    }
+      return next()
+    })
     try {
       const { id } = await c.sendText(plain.phone.phone, 'transient failure')
       const req = await envCore.waitFor((r) => r.json?.data?.wa_message_id === id)
@@ -94,7 +91,7 @@ describe('sinks: env core, tenant core, journal replay, media retention, live st
       const left = h.daemon.db.sqlite.prepare('SELECT COUNT(*) AS n FROM inbound_journal WHERE wa_message_id = ?').get(id) as { n: number }
       expect(left.n).toBe(0)
     } finally {
-      recording.record = original
+      restore()
     }
   })
 

@@ -49,8 +49,9 @@ export const pairingRoutes =
       if (!links.verify(request.params.id, request.query.exp, request.query.sig)) throw new AppError('PAIRING_LINK_INVALID')
       return manager.get(request.params.id)
     }
-    // The POSTs take no credentials but the link: checked before the body is read, and the body is small. Without
-    // this anyone could make the daemon read and parse a body of the API's whole limit (sized for base64 media).
+    // The POSTs take no credentials but the link: checked before the body is read (and only there), and the body is
+    // small. Without this anyone could make the daemon read and parse a body of the API's whole limit (sized for
+    // base64 media).
     const linkFirst = {
       bodyLimit: 1024,
       onRequest: async (request: FastifyRequest) => void verify(request as unknown as Parameters<typeof verify>[0]),
@@ -168,10 +169,7 @@ export const pairingRoutes =
           response: { 200: envelopeOf(Type.Object({ code: Type.String({ examples: ['ABCD1234'] }) })), 400: ErrorResponse, 502: ErrorResponse, ...linkErrors },
         },
       },
-      async (request) => {
-        verify(request)
-        return ok({ code: await manager.pairingCode(request.params.id, request.body.phone.replace(/^\+/, '')) })
-      },
+      async (request) => ok({ code: await manager.pairingCode(request.params.id, request.body.phone.replace(/^\+/, '')) }),
     )
 
     app.post(
@@ -188,7 +186,7 @@ export const pairingRoutes =
         },
       },
       async (request) => {
-        const instance = verify(request)
+        const instance = manager.get(request.params.id)
         // A link holder may revive a stopped pairing, never bounce a working connection.
         if (instance.status !== 'disconnected') throw new AppError('INSTANCE_ALREADY_PAIRED', 'Pairing is not stopped')
         manager.restart(instance.id)
