@@ -64,6 +64,16 @@ export class RecipientResolver {
     )
     return jid ? { kind: 'jid', jid } : { kind: 'not_on_whatsapp' }
   }
+
+  /**
+   * Forgets answers too old to be used (past the positive TTL, so every negative one too): a lookup would be made
+   * again anyway, and without this the table keeps a row for every number ever sent to. Answers the rows deleted.
+   */
+  prune(): number {
+    const cutoff = this.now() - POSITIVE_TTL_MS
+    for (const [key, hot] of this.hot) if (hot.until <= this.now()) this.hot.delete(key)
+    return this.db.run(this.db.qb.deleteFrom('wa_contacts').where('checked_at', '<', cutoff))
+  }
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -7,5 +7,6 @@ import { m005PendingDeliveriesIndex } from './005-pending-deliveries-index.js'
 import { m006AttemptLogInRow } from './006-attempt-log-in-row.js'
 import { m007ClaimsInMemory } from './007-claims-in-memory.js'
 import { m008DropUnusedEventIndex } from './008-drop-unused-event-index.js'
+import { m009ContactsExpiryIndex } from './009-contacts-expiry-index.js'
 
-export const migrations: readonly Migration[] = [m001Core, m002Messages, m003Events, m004SentContent, m005PendingDeliveriesIndex, m006AttemptLogInRow, m007ClaimsInMemory, m008DropUnusedEventIndex]
+export const migrations: readonly Migration[] = [m001Core, m002Messages, m003Events, m004SentContent, m005PendingDeliveriesIndex, m006AttemptLogInRow, m007ClaimsInMemory, m008DropUnusedEventIndex, m009ContactsExpiryIndex]
