@@ -4,7 +4,9 @@ import type { Outbox } from './outbox.js'
 
 /**
  * `instance.status` for every status change (with its reason and close code) and `instance.qr` for every QR.
- * The manager emits synchronously after it persisted the change; the event is appended right there.
+ * The status event is appended inside the transaction that records the change (the two commit together, so a crash
+ * keeps both or neither; if the event cannot be written, the change fails like any failed write). A QR is not
+ * stored, so its event is appended when the manager announces it.
  */
 export function publishLifecycleEvents(manager: InstanceManager, outbox: Outbox, logger: Logger): () => void {
   const tenantOf = (id: string): string | null => {
@@ -14,19 +16,15 @@ export function publishLifecycleEvents(manager: InstanceManager, outbox: Outbox,
       return null
     }
   }
-  const onStatus: Parameters<typeof manager.on<'status'>>[1] = (change) => {
-    try {
-      outbox.append({
-        type: 'instance.status',
-        instanceId: change.instanceId,
-        tenantId: tenantOf(change.instanceId),
-        occurredAt: change.at,
-        data: { status: change.to, previous_status: change.from, reason: change.reason, code: change.code ?? null },
-      })
-    } catch (err) {
-      logger.error({ err, instanceId: change.instanceId }, 'recording instance.status failed')
-    }
-  }
+  const stopStatus = manager.writeWithStatusChanges((change) => {
+    outbox.append({
+      type: 'instance.status',
+      instanceId: change.instanceId,
+      tenantId: tenantOf(change.instanceId),
+      occurredAt: change.at,
+      data: { status: change.to, previous_status: change.from, reason: change.reason, code: change.code ?? null },
+    })
+  })
   const onQr: Parameters<typeof manager.on<'qr'>>[1] = (qr) => {
     try {
       outbox.append({
@@ -39,10 +37,9 @@ export function publishLifecycleEvents(manager: InstanceManager, outbox: Outbox,
       logger.error({ err, instanceId: qr.instanceId }, 'recording instance.qr failed')
     }
   }
-  manager.on('status', onStatus)
   manager.on('qr', onQr)
   return () => {
-    manager.off('status', onStatus)
+    stopStatus()
     manager.off('qr', onQr)
   }
 }

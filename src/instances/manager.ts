@@ -111,6 +111,11 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
     return supervisor
   }
 
+  /** See InstanceRepository.writeWithStatusChanges: writes that commit with every status change (its event). */
+  writeWithStatusChanges(write: (change: StatusChange) => void): () => void {
+    return this.deps.repo.writeWithStatusChanges(write)
+  }
+
   /** The live status, from memory (the send path asks on every request). */
   statusOf(id: string): InstanceStatus {
     const supervisor = this.supervisors.get(id)

@@ -17,7 +17,19 @@ export interface InstancePatch {
 
 /** Instance rows and their transition log. */
 export class InstanceRepository {
+  private readonly statusWriters = new Set<(change: StatusChange) => void>()
+
   constructor(private readonly db: Database) {}
+
+  /**
+   * `write` runs inside the transaction of every status change (from one status to another), after its rows: what it
+   * writes commits with the change or not at all, so a crash cannot keep the change and lose its `instance.status`
+   * event. If it throws, the change is rolled back and changeStatus throws. Answers the function that removes it.
+   */
+  writeWithStatusChanges(write: (change: StatusChange) => void): () => void {
+    this.statusWriters.add(write)
+    return () => this.statusWriters.delete(write)
+  }
 
   insert(row: Omit<Instance, 'created_at' | 'updated_at'>, at: string): Instance {
     const full: Instance = { ...row, created_at: at, updated_at: at }
@@ -56,6 +68,7 @@ export class InstanceRepository {
           .where('id', '=', change.instanceId),
       )
       this.logTransition(change)
+      if (change.from !== change.to) for (const write of this.statusWriters) write(change)
     })
   }
 

@@ -362,8 +362,8 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     const from = this.statusValue
     const change: StatusChange = { instanceId: this.id, from, to, reason, at: this.now().toISOString(), ...(code ? { code } : {}) }
     if (from === to && Object.keys(patch).length === 0 && code === undefined) return
+    this.deps.repo.changeStatus(change, patch) // if it throws, memory keeps the status the database still has
     this.statusValue = to
-    this.deps.repo.changeStatus(change, patch)
     if (from !== to) {
       this.log.info({ from, to, reason, code }, 'status changed')
       this.emit('status', change)
