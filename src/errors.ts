@@ -63,6 +63,8 @@ export const ERRORS = {
   SERVICE_UNAVAILABLE: { status: 503, retryable: true, message: 'The service is not ready' },
   MEDIA_CONVERSIONS_BUSY: { status: 503, retryable: true, message: 'Too many media conversions are waiting; retry shortly' },
   MEDIA_CONVERSION_UNAVAILABLE: { status: 503, retryable: true, message: 'The server could not run the media conversion; retry later' },
+  DATABASE_BUSY: { status: 503, retryable: true, message: 'The database is busy; retry shortly' },
+  STORAGE_UNAVAILABLE: { status: 503, retryable: true, message: 'The database cannot be written (disk full or I/O error); retry later' },
   INTERNAL: { status: 500, retryable: true, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; retryable: boolean; message: string }>
 

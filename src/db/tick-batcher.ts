@@ -1,11 +1,6 @@
 import type { Database } from './database.js'
+import { databaseWideFailure } from './sqlite-errors.js'
 
-/** SQLite errors of the database as a whole, not of one write (better-sqlite3's `code` is the extended code). */
-const DATABASE_WIDE = ['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY']
-const isDatabaseWide = (err: unknown): boolean => {
-  const code = (err as { code?: unknown }).code
-  return typeof code === 'string' && DATABASE_WIDE.some((prefix) => code.startsWith(prefix))
-}
 
 interface Pending {
   write: () => unknown
@@ -74,7 +69,7 @@ export class TickBatcher {
     } catch (err) {
       // The database itself failed (locked past busy_timeout, I/O, full): each write alone would wait or fail the
       // same way, one after another, with the event loop blocked. Refuse them all; their callers keep them.
-      if (isDatabaseWide(err)) {
+      if (databaseWideFailure(err)) {
         for (const item of batch) item.reject(err)
         return
       }

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
 import { AppError, ERRORS, type ErrorCode } from '../errors.js'
 import { errorBody } from './envelope.js'
+import { databaseWideFailure } from '../db/sqlite-errors.js'
 
 /** Fastify's own error codes for malformed requests, mapped to ours: bad input is always a 4xx, never a 5xx. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -35,6 +36,14 @@ export function installErrorHandling(app: FastifyInstance<any, any, any, any, an
     if (error instanceof SyntaxError || (error.statusCode !== undefined && error.statusCode < 500 && error.statusCode >= 400)) {
       const code: ErrorCode = error instanceof SyntaxError ? 'INVALID_JSON' : 'VALIDATION_FAILED'
       return reply.status(ERRORS[code].status).send(errorBody(code, error.message))
+    }
+    // Nothing was stored (the transaction rolled back): a condition of the server, not of the request, and worth a
+    // retry: a lock held past busy_timeout soon, a full disk once the operator freed space.
+    const database = databaseWideFailure(error)
+    if (database) {
+      request.log.error({ err: error }, 'database unavailable')
+      const code = database === 'busy' ? 'DATABASE_BUSY' : 'STORAGE_UNAVAILABLE'
+      return reply.status(ERRORS[code].status).header('retry-after', database === 'busy' ? '1' : '30').send(errorBody(code))
     }
     request.log.error({ err: error }, 'unhandled error')
     return reply.status(500).send(errorBody('INTERNAL'))

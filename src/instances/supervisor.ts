@@ -362,8 +362,15 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
     const from = this.statusValue
     const change: StatusChange = { instanceId: this.id, from, to, reason, at: this.now().toISOString(), ...(code ? { code } : {}) }
     if (from === to && Object.keys(patch).length === 0 && code === undefined) return
-    this.deps.repo.changeStatus(change, patch) // if it throws, memory keeps the status the database still has
     this.statusValue = to
+    try {
+      this.deps.repo.changeStatus(change, patch)
+    } catch (err) {
+      // Called from Baileys' connection events and timers, where a throw would end the process (a full disk would
+      // then restart it into the same failure). The change happened: memory follows the socket; the row and its
+      // event (one transaction) are not written, and the next change that can be written brings the row up to date.
+      this.log.error({ err, from, to, reason }, 'recording a status change failed')
+    }
     if (from !== to) {
       this.log.info({ from, to, reason, code }, 'status changed')
       this.emit('status', change)

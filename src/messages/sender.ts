@@ -181,7 +181,15 @@ export class InstanceSender {
   }
 
   private onReport(report: StatusReport): void {
-    const change = this.deps.tracker.report(this.instanceId, report)
+    let change: ReturnType<StatusTracker['report']>
+    try {
+      change = this.deps.tracker.report(this.instanceId, report)
+    } catch (err) {
+      // Called from Baileys' receipt handling, which has already answered the server: a throw here (a full disk)
+      // would end the process. The report is lost; the message keeps its last stored status.
+      this.deps.logger.error({ err, instanceId: this.instanceId, waMessageId: report.waMessageId, status: report.status }, 'recording a status report failed')
+      return
+    }
     // Stop and report: more sends into a rate limit deepen it (Baileys: "retrying counts as another reach out").
     if (change && report.status === 'failed' && report.waErrorCode !== undefined && RATE_ERROR_CODES.has(report.waErrorCode)) {
       this.pausedUntil = Date.now() + this.deps.ratePauseMs

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WaSimulator } from '../wasim/index.js'
-import { adminHeaders, startHarness, uniquePhone, type Harness } from '../helpers/harness.js'
+import { adminHeaders, startHarness, uniquePhone, waitForEvent, type Harness } from '../helpers/harness.js'
+import type { StatusChange } from '../../src/instances/status.js'
 import { readSse } from '../helpers/sse.js'
 
 describe('instance lifecycle against the simulator', () => {
@@ -61,6 +62,31 @@ describe('instance lifecycle against the simulator', () => {
     const qrAfter = await h.request('GET', `/api/v1/instances/${id}/qr`)
     expect(qrAfter.status).toBe(409)
     expect(qrAfter.body.errors[0].code).toBe('INSTANCE_NOT_PAIRING')
+  })
+
+  it('a status change the database refuses is logged, not a crash; the next one is stored with its event', async () => {
+    const inst = await h.pairNewInstance()
+    const sqlite = h.daemon.db.sqlite
+    const transitions = () => sqlite.prepare('SELECT to_status FROM instance_transitions WHERE instance_id = ? ORDER BY id').pluck().all(inst.id)
+    const statusEvents = () => sqlite.prepare(`SELECT COUNT(*) FROM events WHERE type = 'instance.status' AND instance_id = ?`).pluck().get(inst.id)
+    const reconnected = () => waitForEvent(h.daemon.manager, 'status', (c: StatusChange) => c.instanceId === inst.id && c.to === 'connected')
+    const before = { transitions: transitions(), events: statusEvents() as number }
+    sqlite.exec(`CREATE TRIGGER refuse_status_events BEFORE INSERT ON events WHEN NEW.type = 'instance.status' BEGIN SELECT RAISE(ABORT, 'injected'); END`)
+    try {
+      const back = reconnected()
+      expect((await h.request('POST', `/api/v1/instances/${inst.id}/restart`)).status).toBe(200)
+      await back // connecting → connected, both refused: from an HTTP handler and from Baileys' connection event
+      expect(transitions()).toEqual(before.transitions)
+      expect(statusEvents()).toBe(before.events)
+    } finally {
+      sqlite.exec('DROP TRIGGER refuse_status_events')
+    }
+    const back = reconnected()
+    expect((await h.request('POST', `/api/v1/instances/${inst.id}/restart`)).status).toBe(200)
+    await back
+    expect(transitions()).toEqual([...before.transitions, 'connecting', 'connected'])
+    expect(statusEvents()).toBe(before.events + 2)
+    await h.request('DELETE', `/api/v1/instances/${inst.id}`)
   })
 
   it('reconnects without a QR after the daemon restarts', async () => {

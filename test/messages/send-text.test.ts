@@ -58,6 +58,49 @@ describe('POST /api/v1/message/text against the simulator', () => {
     expect(numeric.status).toBe(200)
   })
 
+  it('answers 503 STORAGE_UNAVAILABLE with Retry-After when the database cannot grow, stores nothing, and sends once it can', async () => {
+    const sqlite = h.daemon.db.sqlite
+    const pages = sqlite.pragma('page_count', { simple: true }) as number
+    const count = () => sqlite.prepare(`SELECT COUNT(*) FROM messages`).pluck().get()
+    const before = count()
+    const text = 'z'.repeat(60_000) // overflow pages: the insert needs new pages, whatever room the last one has
+    sqlite.pragma(`max_page_count = ${pages}`)
+    try {
+      const refused = await f.send('text', { phone: f.customer.phone, data: { text } }, { 'idempotency-key': 'disk-full-1' })
+      expect(refused.status).toBe(503)
+      expect(refused.headers['retry-after']).toBe('30')
+      expect(refused.body.errors[0].code).toBe('STORAGE_UNAVAILABLE')
+      expect(count()).toBe(before)
+    } finally {
+      sqlite.pragma('max_page_count = 4294967294')
+    }
+    // The same request again, with the same key: the refusal held nothing back.
+    const res = await f.send('text', { phone: f.customer.phone, data: { text } }, { 'idempotency-key': 'disk-full-1' })
+    expect(res.status).toBe(200)
+    const got = await f.customer.waitForMessage((m) => m.id === res.body.wa_message_id)
+    expect(textOf(got.message)).toBe(text)
+  })
+
+  it('a receipt that cannot be recorded is logged and lost, not a crash of the process (Baileys has answered it)', async () => {
+    const sent = await f.send('text', { phone: f.customer.phone, data: { text: 'read while the database refuses' } })
+    await f.waitForMessage(sent.body.message_id, (m) => m.status === 'delivered')
+    const sqlite = h.daemon.db.sqlite
+    sqlite.exec(`CREATE TRIGGER refuse_read BEFORE UPDATE ON messages WHEN NEW.status = 'read' BEGIN SELECT RAISE(ABORT, 'injected'); END`)
+    try {
+      const waId: string = sent.body.wa_message_id
+      // Baileys acks the receipt after its listeners ran (the event buffer flushes first), so the ack means handled.
+      const handled = h.sim.waitFor('ack', (a) => a.class === 'receipt' && a.id === waId)
+      await f.customer.sendReceipt(f.inst.phone.phone, [waId], 'read')
+      await handled
+      expect((await f.waitForMessage(sent.body.message_id, () => true)).status).toBe('delivered')
+    } finally {
+      sqlite.exec('DROP TRIGGER refuse_read')
+    }
+    // The sender still works.
+    const next = await f.send('text', { phone: f.customer.phone, data: { text: 'and after' } })
+    await f.waitForMessage(next.body.message_id, (m) => m.status === 'delivered')
+  })
+
   it('answers 422 PHONE_NOT_ON_WHATSAPP synchronously for an unknown number, and queues nothing', async () => {
     const before = h.daemon.messaging.repo.countOutbound()
     const res = await f.send('text', { phone: '5511900000001', data: { text: 'nobody' } })
