@@ -1,7 +1,6 @@
 import type { Database } from './database.js'
 import { databaseWideFailure } from './sqlite-errors.js'
 
-
 interface Pending {
   write: () => unknown
   resolve: (value: unknown) => void

@@ -5,8 +5,8 @@ import type { Outbox } from './outbox.js'
 /**
  * `instance.status` for every status change (with its reason and close code) and `instance.qr` for every QR.
  * The status event is appended inside the transaction that records the change (the two commit together, so a crash
- * keeps both or neither; if the event cannot be written, the change fails like any failed write). A QR is not
- * stored, so its event is appended when the manager announces it.
+ * keeps both or neither; if the event cannot be written, neither is the change, and the supervisor logs it). A QR
+ * is not stored, so its event is appended when the manager announces it.
  */
 export function publishLifecycleEvents(manager: InstanceManager, outbox: Outbox, logger: Logger): () => void {
   const tenantOf = (id: string): string | null => {
