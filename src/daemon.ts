@@ -102,12 +102,18 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   let restoring: Promise<void> = Promise.resolve()
   const eventRetention = new EventRetention({ db, retentionDays: config.events.retentionDays, logger: logger.child({ module: 'events' }) })
   const messageRetention = new MessageRetention({ db, retentionDays: config.messages.retentionDays, logger: logger.child({ module: 'messages' }) })
-  // Old rows out: sent content for retry receipts, finished events with their deliveries, and finished messages
-  // (the last two in chunks, async).
+  // Old rows out: sent content for retry receipts, recipient lookups past their TTL, finished events with their
+  // deliveries, and finished messages (the last two in chunks, async).
   const prune = () => {
     eventRetention.sweepInBackground()
     messageRetention.sweepInBackground()
-    sentMessages.prune()
+    try {
+      sentMessages.prune()
+      messaging.recipients.prune()
+    } catch (err) {
+      // A timer has no caller to throw to: an error here would end the process. The next hour tries again.
+      logger.warn({ err }, 'pruning sent content and recipient lookups failed')
+    }
   }
   const pruneTimer = setInterval(prune, 3600_000)
   pruneTimer.unref()

@@ -1,7 +1,7 @@
-import type { FastifyError, FastifyInstance } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify'
+import { databaseWideFailure } from '../db/sqlite-errors.js'
 import { AppError, ERRORS, type ErrorCode } from '../errors.js'
 import { errorBody } from './envelope.js'
-import { databaseWideFailure } from '../db/sqlite-errors.js'
 
 /** Fastify's own error codes for malformed requests, mapped to ours: bad input is always a 4xx, never a 5xx. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -17,7 +17,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- any server/provider flavour
 export function installErrorHandling(app: FastifyInstance<any, any, any, any, any>): void {
-  app.setErrorHandler((error: FastifyError | AppError, request, reply) => {
+  app.setErrorHandler((thrown: FastifyError | AppError, request, reply) => {
+    const error = thrown instanceof AppError ? thrown : (databaseUnavailable(thrown, request) ?? thrown)
     if (error instanceof AppError) {
       if (error.details?.retryAfterSeconds) {
         void reply.header('retry-after', String(error.details.retryAfterSeconds))
@@ -37,20 +38,26 @@ export function installErrorHandling(app: FastifyInstance<any, any, any, any, an
       const code: ErrorCode = error instanceof SyntaxError ? 'INVALID_JSON' : 'VALIDATION_FAILED'
       return reply.status(ERRORS[code].status).send(errorBody(code, error.message))
     }
-    // Nothing was stored (the transaction rolled back): a condition of the server, not of the request, and worth a
-    // retry: a lock held past busy_timeout soon, a full disk once the operator freed space.
-    const database = databaseWideFailure(error)
-    if (database) {
-      request.log.error({ err: error }, 'database unavailable')
-      const code = database === 'busy' ? 'DATABASE_BUSY' : 'STORAGE_UNAVAILABLE'
-      return reply.status(ERRORS[code].status).header('retry-after', database === 'busy' ? '1' : '30').send(errorBody(code))
-    }
     request.log.error({ err: error }, 'unhandled error')
     return reply.status(500).send(errorBody('INTERNAL'))
   })
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`))
   })
+}
+
+/**
+ * A SQLite failure of the whole database as the AppError the client gets. Nothing was stored (the transaction rolled
+ * back): a condition of the server, not of the request, and worth a retry: a lock held past busy_timeout soon, a full
+ * disk once the operator freed space.
+ */
+function databaseUnavailable(err: FastifyError, request: FastifyRequest): AppError | undefined {
+  const failure = databaseWideFailure(err)
+  if (!failure) return undefined
+  request.log.error({ err }, 'database unavailable')
+  return failure === 'busy'
+    ? new AppError('DATABASE_BUSY', undefined, { retryAfterSeconds: 1 })
+    : new AppError('STORAGE_UNAVAILABLE', undefined, { retryAfterSeconds: 30 })
 }
 
 function publicDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {

@@ -84,7 +84,7 @@ export function createMessaging(deps: MessagingDeps) {
   const forgetInstanceMedia = (instanceId: string): void => {
     for (const stored of repo.queuedMedia(instanceId)) media.removeNow(JSON.parse(stored) as StoredMedia)
   }
-  return { repo, tracker, dispatcher, service, forgetInstanceMedia }
+  return { repo, tracker, dispatcher, service, recipients, forgetInstanceMedia }
 }
 
 export type Messaging = ReturnType<typeof createMessaging>

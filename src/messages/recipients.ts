@@ -70,9 +70,8 @@ export class RecipientResolver {
    * again anyway, and without this the table keeps a row for every number ever sent to. Answers the rows deleted.
    */
   prune(): number {
-    const cutoff = this.now() - POSITIVE_TTL_MS
-    for (const [key, hot] of this.hot) if (hot.until <= this.now()) this.hot.delete(key)
-    return this.db.run(this.db.qb.deleteFrom('wa_contacts').where('checked_at', '<', cutoff))
+    // The in-memory front needs nothing: it is bounded, and an expired entry there is never answered.
+    return this.db.run(this.db.qb.deleteFrom('wa_contacts').where('checked_at', '<', this.now() - POSITIVE_TTL_MS))
   }
 }
 

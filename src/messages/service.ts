@@ -81,19 +81,17 @@ export class MessageService {
 
   /**
    * Boot: claims a crashed process left behind are void, and so are media files of messages no longer queued;
-   * then expired answers and recipient lookups are swept every hour.
+   * then expired answers are swept every hour.
    */
   start(): void {
     this.deps.idempotency.sweep({ includeInProgress: true })
     this.deps.media.sweep((id) => this.deps.repo.get(id)?.status === 'queued')
-    this.deps.recipients.prune()
     this.sweepTimer = setInterval(() => {
       try {
         this.deps.idempotency.sweep()
-        this.deps.recipients.prune()
       } catch (err) {
         // A timer has no caller to throw to: an error here would end the process. The next hour tries again.
-        this.deps.logger.warn({ err }, 'sweeping expired idempotency keys and recipient lookups failed')
+        this.deps.logger.warn({ err }, 'sweeping expired idempotency keys failed')
       }
     }, 3600_000)
     this.sweepTimer.unref()

@@ -12,8 +12,11 @@ export interface ReceivedRequest {
   at: number
 }
 
-/** What the receiver answers, in order; after the queue runs out, `fallback`. `hang` never answers. */
-export type Behaviour = number | { status: number; headers?: Record<string, string> } | 'hang'
+/**
+ * What the receiver answers, in order; after the queue runs out, `fallback`. `hang` never answers; `body` replaces
+ * the default `ok`; `hold` sends the status line and the body but never ends the response.
+ */
+export type Behaviour = number | { status: number; headers?: Record<string, string>; body?: string; hold?: boolean } | 'hang'
 
 /**
  * A local webhook receiver in the style of svix's TestReceiver: records every request with its raw body, answers from
@@ -28,7 +31,16 @@ export class TestReceiver {
   private readonly waiters = new Set<() => void>()
   private readonly hanging = new Set<ServerResponse>()
 
-  private constructor(private readonly server: Server) {}
+  private accepted = 0
+
+  private constructor(private readonly server: Server) {
+    server.on('connection', () => this.accepted++)
+  }
+
+  /** TCP connections accepted so far (a client that reuses its connection opens one). */
+  get connections(): number {
+    return this.accepted
+  }
 
   static async start(): Promise<TestReceiver> {
     let receiver!: TestReceiver
@@ -114,12 +126,14 @@ export class TestReceiver {
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v
       const behaviour = this.queue.shift() ?? this.fallback
       this.requests.push({ n: this.requests.length + 1, path: req.url ?? '', headers, raw, json, at: Date.now() })
-      if (behaviour === 'hang') {
+      const answer = behaviour === 'hang' ? undefined : typeof behaviour === 'number' ? { status: behaviour } : behaviour
+      if (answer) res.writeHead(answer.status, { 'content-type': 'text/plain', ...answer.headers })
+      if (!answer || answer.hold) {
+        if (answer) res.write(answer.body ?? 'ok')
         this.hanging.add(res)
         res.on('close', () => this.hanging.delete(res))
       } else {
-        const { status, headers: extra } = typeof behaviour === 'number' ? { status: behaviour, headers: {} } : behaviour
-        res.writeHead(status, { 'content-type': 'text/plain', ...extra }).end('ok')
+        res.end(answer.body ?? 'ok')
       }
       for (const check of [...this.waiters]) check()
     })
