@@ -63,6 +63,15 @@ export interface FfmpegRunnerOptions {
 const MAX_STDERR_CHARS = 256 * 1024
 
 /**
+ * The demuxers of every format sniffMedia lets reach ffmpeg (audio, video, and BMP for stickers). ffmpeg probes the
+ * input by content and refuses one it would read with any other demuxer ("Format not on whitelist"), nested
+ * inputs included (libavformat copies the list to them): a file that passes our sniffing but reads as a playlist
+ * (HLS, concat) or a text demuxer could otherwise have ffmpeg read other local files, e.g. into the output sent.
+ * A demuxer named by a comma list (mov's "mov,mp4,m4a,3gp,3g2,mj2") matches on any one of its names.
+ */
+const INPUT_DEMUXERS = ['mp3', 'aac', 'ogg', 'wav', 'flac', 'amr', 'mov', 'matroska', 'bmp_pipe'].join(',')
+
+/**
  * FFMPEG_PATH, else an `ffmpeg` on PATH, else the static build bundled on npm. A distribution's ffmpeg comes first
  * because its libopus is current: a 60 s voice note converts ≈ 2× faster than with the bundled 2018 build
  * (bench/voice.ts, README Performance).
@@ -168,9 +177,13 @@ export function createFfmpegRunner(options: FfmpegRunnerOptions = {}): FfmpegRun
       const output = job.outputExt ? join(dir, `output.${job.outputExt}`) : join(dir, 'unused')
       await writeFile(input, job.input)
       // Playlist-like demuxers (HLS, concat) open further URLs named inside the input, past the SSRF guard:
-      // the input may only ever read local files.
+      // the input may only ever read local files, and only through the demuxers of the formats sniffMedia lets
+      // through (INPUT_DEMUXERS), so no demuxer can name another local file either.
       // A frame size is only declared: without a bound, a small file can make the decoder allocate gigabytes.
-      const args = ['-hide_banner', '-nostdin', '-y', '-protocol_whitelist', 'file', '-max_pixels', String(MAX_INPUT_PIXELS), ...(job.inputArgs ?? []), '-i', input, ...job.args({ output })]
+      const args = [
+        '-hide_banner', '-nostdin', '-y', '-protocol_whitelist', 'file', '-format_whitelist', INPUT_DEMUXERS,
+        '-max_pixels', String(MAX_INPUT_PIXELS), ...(job.inputArgs ?? []), '-i', input, ...job.args({ output }),
+      ]
       const { stdout, stderr } = await spawnFfmpeg(bin, args, job.timeoutMs ?? defaultTimeoutMs, maxStdoutBytes)
       const result: FfmpegResult = { stdout, stderr }
       if (job.outputExt) result.output = await readFile(output)

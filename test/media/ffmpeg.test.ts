@@ -3,9 +3,8 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { spawnSync } from 'node:child_process'
-import { crc32, deflateSync } from 'node:zlib'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { createFfmpegRunner, FfmpegError, sweepStaleFfmpegDirs } from '../../src/media/ffmpeg.js'
+import { bundledFfmpegBinary, createFfmpegRunner, FfmpegError, sweepStaleFfmpegDirs } from '../../src/media/ffmpeg.js'
 import { parseFfmpegInfo } from '../../src/media/ffmpeg-info.js'
 import { prepareMedia } from '../../src/media/prepare.js'
 import { fixtures, type Fixtures } from './fixtures.js'
@@ -36,12 +35,14 @@ describe('ffmpeg runner', () => {
 
   it('refuses to decode a picture above the pixel bound, however small the file', async () => {
     const runner = createFfmpegRunner({ tempRoot })
-    const decode = (side: number) => runner.run({ input: blackPng(side), args: () => ['-f', 'null', '-'] })
+    const decode = (side: number) => runner.run({ input: blankBmp(side), args: () => ['-f', 'null', '-'] })
     await expect(decode(100)).resolves.toBeDefined()
-    // 10,001² pixels (just above 100 MP) in a file of a few kilobytes.
-    const big = blackPng(10_001)
-    expect(big.length).toBeLessThan(64 * 1024)
-    await expect(decode(10_001)).rejects.toBeInstanceOf(FfmpegError)
+    // 10,001² pixels (just above 100 MP) in a file of about a kilobyte (ffmpeg decodes it without the bound).
+    const big = blankBmp(10_001)
+    expect(big.length).toBeLessThan(2 * 1024)
+    const err = (await decode(10_001).catch((e: unknown) => e)) as FfmpegError
+    expect(err).toBeInstanceOf(FfmpegError)
+    expect(err.stderr).toMatch(/Picture size 10001x10001 exceeds/)
   })
 
   it('returns the output file and stdout, and leaves no temp files', async () => {
@@ -127,23 +128,39 @@ describe('ffmpeg input sandbox', () => {
     expect(err).toBeInstanceOf(FfmpegError)
     expect(err.stderr).toMatch(/not on whitelist/)
   })
+
+  it('nor read a local file named in a playlist, even with an ffmpeg whose HLS demuxer would', async () => {
+    // The bundled 2018 build reads a local WAV named in an HLS playlist (Debian's refuses the segment itself): only
+    // the demuxer whitelist stops it. The sniffing in front lets no playlist through; this is the layer behind it.
+    const local = join(tempRoot, 'local.wav')
+    writeFileSync(local, f.wav)
+    const playlist = Buffer.from(`#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2,\n${local}\n#EXT-X-ENDLIST\n`)
+    const runner = createFfmpegRunner({ tempRoot, binary: bundledFfmpegBinary() })
+    const err = (await runner.run({ input: playlist, args: () => ['-f', 'null', '-'] }).catch((e: unknown) => e)) as FfmpegError
+    expect(err).toBeInstanceOf(FfmpegError)
+    expect(err.stderr).toMatch(/Format not on whitelist/)
+    await rm(local)
+  })
 })
 
-/** A black 1-bit greyscale PNG, side × side: a few kilobytes on disk whatever its size once decoded. */
-function blackPng(side: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data])
-    const out = Buffer.alloc(12 + data.length)
-    out.writeUInt32BE(data.length, 0)
-    body.copy(out, 4)
-    out.writeUInt32BE(crc32(body), 8 + data.length)
-    return out
-  }
-  const header = Buffer.alloc(13)
-  header.writeUInt32BE(side, 0)
-  header.writeUInt32BE(side, 4)
-  header[8] = 1 // bit depth
-  header[9] = 0 // greyscale
-  const rows = Buffer.alloc(side * (1 + Math.ceil(side / 8))) // each row: filter 0, then zero bits
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))])
+/**
+ * A blank 8-bit BMP, side × side, run-length encoded (BMP is the one picture format the daemon hands to ffmpeg): its
+ * pixels are a single end-of-bitmap code, so the file is about a kilobyte whatever its size once decoded.
+ */
+function blankBmp(side: number): Buffer {
+  const palette = Buffer.alloc(256 * 4)
+  const pixels = Buffer.from([0x00, 0x01]) // RLE8: end of bitmap
+  const header = Buffer.alloc(54)
+  header.write('BM', 0, 'latin1')
+  header.writeUInt32LE(header.length + palette.length + pixels.length, 2)
+  header.writeUInt32LE(header.length + palette.length, 10) // where the pixels start
+  header.writeUInt32LE(40, 14) // BITMAPINFOHEADER
+  header.writeInt32LE(side, 18)
+  header.writeInt32LE(side, 22)
+  header.writeUInt16LE(1, 26) // planes
+  header.writeUInt16LE(8, 28) // bits per pixel
+  header.writeUInt32LE(1, 30) // BI_RLE8
+  header.writeUInt32LE(pixels.length, 34)
+  header.writeUInt32LE(256, 46) // palette entries
+  return Buffer.concat([header, palette, pixels])
 }
