@@ -67,10 +67,11 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
       delete auth.creds.pairingCode
     }
     const baileysLogger = opts.logger.child({ module: 'baileys' }, { level: process.env.BAILEYS_LOG_LEVEL ?? 'silent' })
+    // Our cache, not the default: Baileys' default for this one (a NodeCache with a 10-minute check interval) is
+    // never closed, so each socket left one behind (Utils/auth-utils.js:17-23). Same 5-minute life.
+    const keys = pruningSessions(makeCacheableSignalKeyStore(auth.keys, baileysLogger, new BoundedCache(2_000, FIVE_MINUTES)))
     this.socket = makeWASocket({
-      // Our cache, not the default: Baileys' default for this one (a NodeCache with a 10-minute check interval) is
-      // never closed, so each socket left one behind (Utils/auth-utils.js:17-23). Same 5-minute life.
-      auth: { creds: auth.creds, keys: pruningSessions(makeCacheableSignalKeyStore(auth.keys, baileysLogger, new BoundedCache(2_000, FIVE_MINUTES))) },
+      auth: { creds: auth.creds, keys },
       logger: baileysLogger,
       browser: Browsers.ubuntu('Plixa Gateway'),
       ...(opts.wsUrl ? { waWebSocketUrl: opts.wsUrl } : {}),
@@ -93,7 +94,7 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
       enableRecentMessageCache: true,
       getMessage: async (key) => (key.id ? opts.sentMessages.recall(key.id) : undefined),
     })
-    serialiseSignalTransactions(this.socket)
+    serialiseSignalTransactions(this.socket, keys)
     this.socket.ev.on('creds.update', () => {
       // Baileys has already merged the update into the creds object (Socket/socket.js:855).
       auth.saveCreds()

@@ -137,6 +137,28 @@ describe('POST /api/v1/message/text against the simulator', () => {
     expect(['sent', 'delivered', 'read']).toContain(res.body.status)
   })
 
+  it('issues a contact its privacy token once, not with every message sent to it', async () => {
+    // Baileys issues the token after a send, in a promise that outlives the send's key-store transaction; its record of
+    // the issue went to the finished transaction and was lost, so every message issued the token again
+    // (src/whatsapp/one-signal-transaction.ts).
+    const customer = h.sim.createCustomer({ phone: '5544998765432', pushName: 'Tokens' })
+    const tokenIqs = () =>
+      h.sim.eventLog.filter((e) => {
+        const iq = e.payload as { xmlns?: string; type?: string; child?: string }
+        return e.name === 'iq' && iq.xmlns === 'privacy' && iq.type === 'set' && iq.child === 'tokens'
+      }).length
+    const before = tokenIqs()
+    await f.send('text', { phone: customer.phone, data: { text: 'first' } }, {}, '?wait=sent')
+    if (tokenIqs() === before) await h.sim.waitFor('iq', (iq) => iq.xmlns === 'privacy' && iq.child === 'tokens')
+    for (let i = 0; i < 4; i++) {
+      const res = await f.send('text', { phone: customer.phone, data: { text: `next ${i}` } }, {}, '?wait=sent')
+      expect(res.status).toBe(200)
+    }
+    const last = await f.send('text', { phone: customer.phone, data: { text: 'last' } })
+    await f.waitForMessage(last.body.message_id, (m) => m.status === 'delivered')
+    expect(tokenIqs() - before).toBe(1)
+  })
+
   it('keeps other instances out: GET of a foreign message is 404, the admin sees it', async () => {
     const res = await f.send('text', { phone: f.customer.phone, data: { text: 'mine' } })
     const other = await h.request('POST', '/api/v1/instances', { name: 'other' })

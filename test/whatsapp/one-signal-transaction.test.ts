@@ -35,8 +35,30 @@ async function race(keys: SignalKeyStoreWithTransaction): Promise<string | undef
   return read()
 }
 
-function keyStore(): SignalKeyStoreWithTransaction {
-  return addTransactionCapability(new MemoryKeyStore(), silentLogger, { maxCommitRetries: 1, delayBetweenTriesMs: 0 })
+function keyStore(store = new MemoryKeyStore()): SignalKeyStoreWithTransaction {
+  return addTransactionCapability(store, silentLogger, { maxCommitRetries: 1, delayBetweenTriesMs: 0 })
+}
+
+/**
+ * The shape of Baileys' privacy-token issuance after a send (Socket/messages-send.js:840-877): a promise started
+ * inside the transaction, not awaited by it, that reads and writes keys once the transaction has committed. Answers
+ * what the store underneath holds afterwards.
+ */
+async function lateWrite(keys: SignalKeyStoreWithTransaction, store: MemoryKeyStore): Promise<unknown> {
+  let lateDone!: Promise<void>
+  let commitSeen!: () => void
+  const committed = new Promise<void>((resolve) => (commitSeen = resolve))
+  await keys.transaction(async () => {
+    await keys.set({ session: { peer: new Uint8Array([1]) } })
+    lateDone = (async () => {
+      await committed
+      const before = await keys.get('tctoken', ['peer@lid'])
+      await keys.set({ tctoken: { 'peer@lid': { ...before['peer@lid'], token: Buffer.alloc(0), senderTimestamp: 1234 } } })
+    })()
+  }, 'me@s.whatsapp.net')
+  commitSeen()
+  await lateDone
+  return (await store.get('tctoken', ['peer@lid']))['peer@lid']
 }
 
 describe('serialiseSignalTransactions', () => {
@@ -45,8 +67,22 @@ describe('serialiseSignalTransactions', () => {
   })
 
   it('serialised: both updates survive, in order', async () => {
-    const keys = keyStore()
-    serialiseSignalTransactions({ authState: { keys } } as unknown as WASocket)
+    const store = new MemoryKeyStore()
+    const keys = keyStore(store)
+    serialiseSignalTransactions({ authState: { keys } } as unknown as WASocket, store)
     expect(await race(keys)).toBe('r0+send+decrypt')
+  })
+
+  it('Baileys alone: a write from a promise that outlives its transaction is lost', async () => {
+    const store = new MemoryKeyStore()
+    expect(await lateWrite(keyStore(store), store)).toBeUndefined()
+  })
+
+  it('a write from a promise that outlives its transaction reaches the store; the transaction’s own is committed', async () => {
+    const store = new MemoryKeyStore()
+    const keys = keyStore(store)
+    serialiseSignalTransactions({ authState: { keys } } as unknown as WASocket, store)
+    expect(await lateWrite(keys, store)).toEqual({ token: Buffer.alloc(0), senderTimestamp: 1234 })
+    expect((await store.get('session', ['peer'])).peer).toEqual(new Uint8Array([1]))
   })
 })
