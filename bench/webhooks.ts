@@ -15,7 +15,7 @@
  *     shows the delivered rate and append → marked-done p99.
  *
  *  2. Inbound WhatsApp message → webhook 2xx latency at a fixed offered rate (default 1,000 messages/s). Three
- *     processes: the simulator (bench/lib/inbound-sim.ts: its customers' real Signal sessions encrypt the messages
+ *     processes: the simulator (bench/lib/bench-sim.ts: its customers' real Signal sessions encrypt the messages
  *     before each run, the simulator relays them on schedule as WhatsApp does), the daemon (compiled src/main.ts,
  *     production defaults — WEBHOOK_CONCURRENCY_PER_ENDPOINT 4 —, its real Baileys socket decrypts, journals,
  *     records and delivers), and this process, which only runs the webhook receiver.
@@ -54,7 +54,7 @@ import { summarizeProfile } from './lib/cpuprofile.js'
 import { durableFloorLoop } from './lib/durable-floor.js'
 import { gatewayEnv, pairInstances, SECRET_KEY, spawnGateway, type Gateway } from './lib/gateway.js'
 import { envInt, isMain, runStandalone, startResult } from './lib/main.js'
-import { httpJson, spawnNode, type NodeChild, type SimProcess } from './lib/procs.js'
+import { spawnBenchSim, spawnNode, type NodeChild } from './lib/procs.js'
 import { RESULTS_DIR } from './lib/results.js'
 import { combineRuns, median, summarize, type Summary } from './lib/stats.js'
 import type { BenchOptions, BenchResult, Figure } from './lib/types.js'
@@ -353,48 +353,6 @@ function summariseMainThread(dir: string, name: string, opts: BenchOptions): str
   return path.relative(process.cwd(), summary)
 }
 
-interface SimChild extends SimProcess {
-  /** A bench command to inbound-sim.ts over IPC. */
-  command<T>(message: Record<string, unknown>): Promise<T>
-}
-
-async function spawnInboundSim(): Promise<SimChild> {
-  const child: NodeChild = spawnNode('bench/lib/inbound-sim.ts', { tsx: true })
-  const started = await child.waitForLine((_l, json) => (json?.event === 'started' ? json : undefined), 60_000)
-  const controlUrl = String(started.controlUrl)
-  let next = 0
-  const waiting = new Map<string, (data: unknown) => void>()
-  child.process.on('message', (m: { id?: unknown; data?: unknown }) => {
-    if (typeof m.id === 'string') waiting.get(m.id)?.(m.data)
-  })
-  return {
-    child,
-    wsUrl: String(started.wsUrl),
-    controlUrl,
-    rootPublicKey: String(started.rootPublicKey),
-    async control<T>(method: string, route: string, body?: unknown): Promise<T> {
-      const res = await httpJson<T>(method, `${controlUrl}${route}`, body)
-      if (res.status !== 200) throw new Error(`sim ${method} ${route}: ${res.status} ${JSON.stringify(res.body)}`)
-      return res.body
-    },
-    command<T>(message: Record<string, unknown>) {
-      const id = `bench-${next++}`
-      return new Promise<T>((resolve, reject) => {
-        waiting.set(id, (data) => {
-          waiting.delete(id)
-          const error = (data as { error?: string } | undefined)?.error
-          if (error) reject(new Error(`inbound-sim: ${error}`))
-          else resolve(data as T)
-        })
-        child.send({ ...message, id })
-      })
-    },
-    async stop() {
-      await child.stop(5_000)
-    },
-  }
-}
-
 interface SendResult {
   scheduled: number[]
   sent: number[]
@@ -480,7 +438,7 @@ async function inboundLatency(opts: BenchOptions) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wagw-bench-inbound-'))
   const profileDir = path.join(RESULTS_DIR, 'profiles', `webhooks-${Date.now()}`)
   const receiver = await latencyReceiver()
-  const sim = await spawnInboundSim()
+  const sim = await spawnBenchSim()
   let gw: Gateway | undefined
   let bare: NodeChild | undefined
   const runs: InboundRun[] = []

@@ -1,5 +1,5 @@
 /**
- * The baseline process for bench/sessions.ts and bench/restore.ts: bare Baileys sockets (`makeWASocket` with
+ * The baseline process for bench/sessions.ts, bench/restore.ts, bench/webhooks.ts and bench/sends.ts: bare Baileys sockets (`makeWASocket` with
  * in-memory auth, Baileys' defaults, a silent logger) logged in with the credentials of sessions a daemon paired,
  * and nothing else — no database, no HTTP, no event handling. Run only while no daemon uses those sessions (one
  * device, one connection).
@@ -9,6 +9,10 @@
  * IPC {type: 'grow', count} opens more, up to `count` in all; {type: 'arrivals'} (bench/webhooks.ts, the inbound
  * baseline) answers {event: 'arrivals', arrivals: [waId, epochMs][]} over IPC: when each WhatsApp id was first emitted
  * in `messages.upsert`, since the last such request.
+ * {type: 'send', prefix, count, rate, to: string[]} (bench/sends.ts, the sustained-send baseline) sends `count` texts
+ * at `rate` per second on schedule (open model): message i from socket i % n to `${to[⌊i / n⌋ % to.length]}` (a phone
+ * number), WhatsApp id `${prefix}${i}`, through `sendMessage`; answers {event: 'sent', sent: [waId, epochMs][],
+ * errors, firstError} once every send settled, with when each call was made.
  * Prints JSON lines: {"event":"ready", count, openMs} each time every requested socket is open,
  * {"event":"closed", id, code} for a socket that closes. SIGTERM ends the sockets and exits.
  */
@@ -81,8 +85,34 @@ async function growTo(count: number): Promise<void> {
 }
 
 let growing = growTo(Number(env.BARE_OPEN ?? ids.length))
-process.on('message', (message: { type?: string; count?: number }) => {
+/** The sustained-send baseline: texts on a fixed schedule over every socket (see the header). */
+async function sendAtRate(job: { prefix: string; count: number; rate: number; to: string[] }): Promise<void> {
+  const sent: Array<[string, number]> = []
+  const pending: Array<Promise<unknown>> = []
+  let errors = 0
+  let firstError: string | undefined
+  const start = performance.now()
+  for (let i = 0; i < job.count; i++) {
+    const wait = start + (i * 1000) / job.rate - performance.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+    const sock = sockets[i % sockets.length]!
+    const to = `${job.to[Math.floor(i / sockets.length) % job.to.length]}@s.whatsapp.net`
+    const id = `${job.prefix}${i}`
+    sent.push([id, performance.timeOrigin + performance.now()])
+    pending.push(
+      sock.sendMessage(to, { text: `bare ${i}` }, { messageId: id }).catch((err: unknown) => {
+        errors++
+        firstError ??= err instanceof Error ? err.message : String(err)
+      }),
+    )
+  }
+  await Promise.all(pending)
+  process.send?.({ event: 'sent', sent, errors, firstError })
+}
+
+process.on('message', (message: { type?: string; count?: number } & Record<string, unknown>) => {
   if (message.type === 'grow') growing = growing.then(() => growTo(Number(message.count)))
+  if (message.type === 'send') void sendAtRate(message as unknown as { prefix: string; count: number; rate: number; to: string[] })
   if (message.type === 'arrivals') {
     process.send?.({ event: 'arrivals', arrivals: [...arrivals] })
     arrivals = new Map()

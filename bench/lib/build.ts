@@ -17,6 +17,7 @@ const ENTRIES = [
   'test/wasim/trust-preload.ts',
   'bench/lib/probe-preload.ts',
   'bench/lib/bare-baileys-child.ts',
+  'bench/lib/bare-fastify-child.ts',
   'bench/lib/wasm-verify-preload.ts',
   'bench/lib/als-shim-preload.ts',
 ]

@@ -178,19 +178,54 @@ export async function spawnSim(opts: { preKeyCountFloor?: number; nodeArgs?: str
     args: ['--no-media', ...(opts.preKeyCountFloor ? ['--prekey-count-floor', String(opts.preKeyCountFloor)] : [])],
     ...(opts.nodeArgs ? { nodeArgs: opts.nodeArgs } : {}),
   })
+  return simProcess(child)
+}
+
+export interface BenchSimProcess extends SimProcess {
+  /** A bench command to bench-sim.ts over IPC (see there), answered with its data. */
+  command<T>(message: Record<string, unknown>): Promise<T>
+}
+
+/** The simulator with the bench commands of lib/bench-sim.ts: load source and observer for webhooks.ts and sends.ts. */
+export async function spawnBenchSim(): Promise<BenchSimProcess> {
+  const child = spawnNode('bench/lib/bench-sim.ts', { tsx: true })
+  const sim = await simProcess(child)
+  let next = 0
+  const waiting = new Map<string, (data: unknown) => void>()
+  child.process.on('message', (m: { id?: unknown; data?: unknown }) => {
+    if (typeof m.id === 'string') waiting.get(m.id)?.(m.data)
+  })
+  return {
+    ...sim,
+    command<T>(message: Record<string, unknown>) {
+      const id = `bench-${next++}`
+      return new Promise<T>((resolve, reject) => {
+        waiting.set(id, (data) => {
+          waiting.delete(id)
+          const error = (data as { error?: string } | undefined)?.error
+          if (error) reject(new Error(`bench-sim: ${error}`))
+          else resolve(data as T)
+        })
+        child.send({ ...message, id })
+      })
+    },
+  }
+}
+
+/** A simulator child once it printed its `started` line: its addresses and control API. */
+async function simProcess(child: NodeChild): Promise<SimProcess> {
   const started = await child.waitForLine((_l, json) => (json?.event === 'started' ? json : undefined), 60_000)
   const controlUrl = String(started.controlUrl)
-  const control = async <T>(method: string, route: string, body?: unknown): Promise<T> => {
-    const res = await httpJson<T>(method, `${controlUrl}${route}`, body)
-    if (res.status !== 200) throw new Error(`sim ${method} ${route}: ${res.status} ${JSON.stringify(res.body)}`)
-    return res.body
-  }
   return {
     child,
     wsUrl: String(started.wsUrl),
     controlUrl,
     rootPublicKey: String(started.rootPublicKey),
-    control,
+    async control<T>(method: string, route: string, body?: unknown): Promise<T> {
+      const res = await httpJson<T>(method, `${controlUrl}${route}`, body)
+      if (res.status !== 200) throw new Error(`sim ${method} ${route}: ${res.status} ${JSON.stringify(res.body)}`)
+      return res.body
+    },
     async stop() {
       await child.stop(5_000)
     },
