@@ -56,7 +56,7 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
   const secretKey = resolveSecretKey(config.secretKey, config.dataDir)
   const admin = resolveAdminToken(config.adminToken, db)
   const instances = new InstanceRepository(db)
-  const sentMessages = new SentMessages(db)
+  const sentMessages = new SentMessages(db, logger.child({ module: 'sent-messages' }))
   const manager = new InstanceManager({ repo: instances, config, sealer: new Sealer(secretKey, 'sessions'), sentMessages, logger })
   // One outbox for every producer: sending, inbound recording, lifecycle events and event delivery share it.
   const webhookSealer = new Sealer(secretKey, 'webhooks')
@@ -140,6 +140,8 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
       messaging.service.stop()
       await messaging.dispatcher.stop()
       manager.shutdown()
+      messaging.tracker.flush()
+      sentMessages.flush()
       await events.stop()
       await Promise.all([eventRetention.stop(), messageRetention.stop()])
       await restoring

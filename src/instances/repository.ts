@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
 import type { InstanceRow } from '../db/schema.js'
 import type { InstanceStatus, StatusChange } from './status.js'
@@ -18,8 +19,12 @@ export interface InstancePatch {
 /** Instance rows and their transition log. */
 export class InstanceRepository {
   private readonly statusWriters = new Set<(change: StatusChange) => void>()
+  /** Read for every message sent (its pacing) and every authenticated request: prepared once, not compiled each time. */
+  private readonly byId: Statement
 
-  constructor(private readonly db: Database) {}
+  constructor(private readonly db: Database) {
+    this.byId = db.sqlite.prepare(`SELECT * FROM instances WHERE id = ?`)
+  }
 
   /**
    * `write` runs inside the transaction of every status change (from one status to another), after its rows: what it
@@ -41,7 +46,7 @@ export class InstanceRepository {
   }
 
   get(id: string): Instance | undefined {
-    return this.db.first(this.db.qb.selectFrom('instances').selectAll().where('id', '=', id))
+    return this.byId.get(id) as Instance | undefined
   }
 
   list(filter: { tenantId?: string } = {}): Instance[] {

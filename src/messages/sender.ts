@@ -134,7 +134,7 @@ export class InstanceSender {
       // Queued while the instance was connecting: resolve now (see service.ts for when resolution happens).
       const found = await this.deps.recipients.resolve(this.instanceId, row.phone, messenger)
       if (found.kind === 'not_on_whatsapp') {
-        this.deps.tracker.fail(row, 'PHONE_NOT_ON_WHATSAPP')
+        await this.deps.tracker.fail(row, 'PHONE_NOT_ON_WHATSAPP')
         return 'done'
       }
       if (found.kind === 'unknown') {
@@ -152,11 +152,11 @@ export class InstanceSender {
         bytes = await this.deps.media.read(media)
       } catch (err) {
         this.deps.logger.error({ err, messageId: row.id }, 'outbound media file is missing')
-        this.deps.tracker.fail(row, 'SEND_FAILED', null, 'The media file of this message is gone')
+        await this.deps.tracker.fail(row, 'SEND_FAILED', null, 'The media file of this message is gone')
         return 'done'
       }
     }
-    this.deps.repo.markSendStarted(row.id, new Date().toISOString())
+    this.deps.tracker.sendStarted(row.id).catch((err: unknown) => this.deps.logger.warn({ err, messageId: row.id }, 'noting a send start failed'))
     try {
       const gone = this.socketGone?.promise
       const send = messenger.send(toOutbound(row, media), jid, bytes)
@@ -170,33 +170,34 @@ export class InstanceSender {
   }
 
   /** Counts a failed try: 'retry' while tries are left, else the message fails with `reason`. */
-  private failedTry(row: Message, reason: string): Outcome {
+  private async failedTry(row: Message, reason: string): Promise<Outcome> {
     const tries = (this.failedTries.get(row.id) ?? 0) + 1
     this.failedTries.set(row.id, tries)
     if (tries < MAX_TRIES) return 'retry'
     this.failedTries.delete(row.id)
     const fresh = this.deps.repo.get(row.id)
-    if (fresh) this.deps.tracker.fail(fresh, 'SEND_FAILED', null, reason)
+    if (fresh) await this.deps.tracker.fail(fresh, 'SEND_FAILED', null, reason)
     return 'done'
   }
 
   private onReport(report: StatusReport): void {
-    let change: ReturnType<StatusTracker['report']>
-    try {
-      change = this.deps.tracker.report(this.instanceId, report)
-    } catch (err) {
-      // Called from Baileys' receipt handling, which has already answered the server: a throw here (a full disk)
-      // would end the process. The report is lost; the message keeps its last stored status.
-      this.deps.logger.error({ err, instanceId: this.instanceId, waMessageId: report.waMessageId, status: report.status }, 'recording a status report failed')
-      return
-    }
-    // Stop and report: more sends into a rate limit deepen it (Baileys: "retrying counts as another reach out").
-    if (change && report.status === 'failed' && report.waErrorCode !== undefined && RATE_ERROR_CODES.has(report.waErrorCode)) {
-      this.pausedUntil = Date.now() + this.deps.ratePauseMs
-      this.deps.logger.warn({ instanceId: this.instanceId, waCode: report.waErrorCode, pauseMs: this.deps.ratePauseMs }, 'WhatsApp rate error; send queue paused')
-      this.scheduleResume()
-    }
+    this.deps.tracker.report(this.instanceId, report).then(
+      (change) => {
+        // Stop and report: more sends into a rate limit deepen it (Baileys: "retrying counts as another reach out").
+        if (change && report.status === 'failed' && report.waErrorCode !== undefined && RATE_ERROR_CODES.has(report.waErrorCode)) {
+          this.pausedUntil = Date.now() + this.deps.ratePauseMs
+          this.deps.logger.warn({ instanceId: this.instanceId, waCode: report.waErrorCode, pauseMs: this.deps.ratePauseMs }, 'WhatsApp rate error; send queue paused')
+          this.scheduleResume()
+        }
+      },
+      (err: unknown) => {
+        // Baileys' receipt handling has already answered the server: the report is lost (a full disk); the message
+        // keeps its last stored status.
+        this.deps.logger.error({ err, instanceId: this.instanceId, waMessageId: report.waMessageId, status: report.status }, 'recording a status report failed')
+      },
+    )
   }
+
 
   private scheduleResume(): void {
     clearTimeout(this.resumeTimer)

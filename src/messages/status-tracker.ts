@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { Database } from '../db/database.js'
+import { TickBatcher } from '../db/tick-batcher.js'
 import { ERRORS, type ErrorCode } from '../errors.js'
 import type { Outbox } from '../events/outbox.js'
 import type { Message, MessageRepository } from './repository.js'
@@ -17,9 +18,17 @@ export const RATE_ERROR_CODES: ReadonlySet<number> = new Set([429, 463])
 
 /**
  * Moves outbound messages through their statuses: the row and its `message.status` event in one transaction,
- * never backwards. Emits `change` in-process afterwards (for `?wait=sent` and the sender's rate pause).
+ * never backwards. Emits `change` in-process once that is committed (for `?wait=sent` and the sender's rate pause).
+ *
+ * The changes of one event-loop turn share one commit (TickBatcher): every message sent brings its server ack and
+ * at least one receipt, and a commit each made status changes the largest database cost of sending (bench/sends.ts).
+ * Each change reads its row again inside the commit, so changes queued together still apply in order. Baileys has
+ * answered a receipt before we record it, so a crash before the commit loses it either way; the message keeps its
+ * last recorded status.
  */
 export class StatusTracker extends EventEmitter<{ change: [StatusChangeEvent] }> {
+  private readonly batches: TickBatcher
+
   constructor(
     private readonly deps: {
       db: Database
@@ -31,48 +40,72 @@ export class StatusTracker extends EventEmitter<{ change: [StatusChangeEvent] }>
   ) {
     super()
     this.setMaxListeners(0)
+    this.batches = new TickBatcher(deps.db)
   }
 
-  /** A report from WhatsApp about one of our messages; unknown ids (not sent through the API) are ignored. */
-  report(instanceId: string, report: StatusReport): StatusChangeEvent | undefined {
-    const row = this.deps.repo.findOutboundByWaId(instanceId, report.waMessageId)
-    if (!row) return undefined
-    if (report.status === 'failed') {
-      const code: ErrorCode = report.waErrorCode !== undefined && RATE_ERROR_CODES.has(report.waErrorCode) ? 'WHATSAPP_RATE_LIMITED' : 'WHATSAPP_REJECTED'
-      return this.fail(row, code, report.waErrorCode ?? null)
-    }
-    return this.transition(row, report.status)
+  /**
+   * A report from WhatsApp about one of our messages; unknown ids (not sent through the API) are ignored. Settles
+   * once recorded: with the change, or undefined when there was none.
+   */
+  report(instanceId: string, report: StatusReport): Promise<StatusChangeEvent | undefined> {
+    return this.record(() => {
+      const row = this.deps.repo.findOutboundByWaId(instanceId, report.waMessageId)
+      if (!row) return undefined
+      if (report.status === 'failed') {
+        const code: ErrorCode = report.waErrorCode !== undefined && RATE_ERROR_CODES.has(report.waErrorCode) ? 'WHATSAPP_RATE_LIMITED' : 'WHATSAPP_REJECTED'
+        return this.transition(row, 'failed', failure(code, report.waErrorCode ?? null))
+      }
+      return this.transition(row, report.status)
+    })
   }
 
   /** Marks a message failed with one of the registry's codes (and WhatsApp's own, when it gave one). */
-  fail(row: Message, code: ErrorCode, waCode: number | null = null, message?: string): StatusChangeEvent | undefined {
-    const text = message ?? (waCode !== null ? `${ERRORS[code].message} (WhatsApp error ${waCode})` : ERRORS[code].message)
-    return this.transition(row, 'failed', { code, message: text, waCode })
+  fail(row: Message, code: ErrorCode, waCode: number | null = null, message?: string): Promise<StatusChangeEvent | undefined> {
+    return this.record(() => this.transition(row, 'failed', failure(code, waCode, message)))
   }
 
+  /**
+   * Notes that the message goes to the socket now (`send_started_at`, `attempts`), with the next commit of changes:
+   * nothing waits on it, and it is queued before the message's own server ack can be.
+   */
+  sendStarted(id: string): Promise<void> {
+    const at = (this.deps.now?.() ?? new Date()).toISOString()
+    return this.batches.run(() => this.deps.repo.markSendStarted(id, at))
+  }
+
+  /** Commits the changes still queued (at shutdown, before the database closes). */
+  flush(): void {
+    this.batches.flush()
+  }
+
+  private async record(write: () => StatusChangeEvent | undefined): Promise<StatusChangeEvent | undefined> {
+    const change = await this.batches.run(write)
+    if (change) this.emit('change', change)
+    return change
+  }
+
+  /** Inside the batch's transaction. */
   private transition(row: Message, to: MessageStatus, error?: { code: string; message: string; waCode: number | null }): StatusChangeEvent | undefined {
     const from = row.status as MessageStatus
     if (!canTransition(from, to)) return undefined
     const at = (this.deps.now?.() ?? new Date()).toISOString()
-    const updated = this.deps.db.tx(() => {
-      if (!this.deps.repo.setStatus(row.id, from, to, at, error)) return undefined
-      const fresh = this.deps.repo.get(row.id)
-      if (!fresh) return undefined
-      this.deps.outbox.append({
-        type: 'message.status',
-        instanceId: fresh.instance_id,
-        tenantId: this.deps.tenantOf(fresh.instance_id),
-        // The status it left too: a receipt can overtake the server ack (queued → delivered), and whoever counts
-        // accepted messages (metrics, a consumer's own) needs to see that it left `queued`.
-        data: { ...messageEventData(fresh), previous_status: from },
-        dedupeKey: `message.status:${fresh.instance_id}:${fresh.wa_message_id}:${to}`,
-        occurredAt: at,
-      })
-      return fresh
+    if (!this.deps.repo.setStatus(row.id, from, to, at, error)) return undefined
+    const fresh = this.deps.repo.get(row.id)
+    if (!fresh) return undefined
+    this.deps.outbox.append({
+      type: 'message.status',
+      instanceId: fresh.instance_id,
+      tenantId: this.deps.tenantOf(fresh.instance_id),
+      // The status it left too: a receipt can overtake the server ack (queued → delivered), and whoever counts
+      // accepted messages (metrics, a consumer's own) needs to see that it left `queued`.
+      data: { ...messageEventData(fresh), previous_status: from },
+      dedupeKey: `message.status:${fresh.instance_id}:${fresh.wa_message_id}:${to}`,
+      occurredAt: at,
     })
-    if (!updated) return undefined
-    const change = { row: updated, from }
-    this.emit('change', change)
-    return change
+    return { row: fresh, from }
   }
+}
+
+function failure(code: ErrorCode, waCode: number | null, message?: string): { code: string; message: string; waCode: number | null } {
+  return { code, message: message ?? (waCode !== null ? `${ERRORS[code].message} (WhatsApp error ${waCode})` : ERRORS[code].message), waCode }
 }

@@ -1,6 +1,8 @@
 import type { Statement } from 'better-sqlite3'
 import { proto, type WAMessage } from '@whiskeysockets/baileys'
 import type { Database } from '../db/database.js'
+import { TickBatcher } from '../db/tick-batcher.js'
+import type { Logger } from '../logger.js'
 
 /** How long sent content is kept for retries: a phone asks within seconds, or when it comes back online. */
 const SENT_CONTENT_RETENTION_MS = 14 * 86_400_000
@@ -17,15 +19,22 @@ export interface SentMessageLog {
  * (Socket/messages-recv.js:1040-1070). Its own recent-message cache (on, see connection.ts) keeps them 5 minutes
  * in memory only; this log answers later retries, and retries after a restart.
  * Without this, such a message is silently lost.
+ *
+ * The messages sent in one event-loop turn are logged in one commit (a commit each was ≈ 0.2 ms of main thread per
+ * message, bench/sends.ts): a retry asked within that turn is answered from Baileys' cache, and a crash before the
+ * commit loses only the content of messages a phone may yet ask for again.
  */
 export class SentMessages {
   // Prepared once: `remember` runs after every send.
   private readonly stmt: { upsert: Statement; select: Statement; prune: Statement }
+  private readonly batches: TickBatcher
 
   constructor(
     db: Database,
+    private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
+    this.batches = new TickBatcher(db)
     this.stmt = {
       upsert: db.sqlite.prepare(
         `INSERT INTO wa_sent_messages (instance_id, wa_message_id, content, sent_at) VALUES (?, ?, ?, ?)
@@ -41,13 +50,22 @@ export class SentMessages {
       remember: (message) => {
         const id = message.key?.id
         if (!id || !message.message) return
-        this.stmt.upsert.run(instanceId, id, proto.Message.encode(message.message).finish(), this.now())
+        const content = proto.Message.encode(message.message).finish()
+        const at = this.now()
+        this.batches.run(() => this.stmt.upsert.run(instanceId, id, content, at)).catch((err: unknown) => {
+          this.logger.error({ err, instanceId, waMessageId: id }, 'logging sent content failed; a retry receipt for it may go unanswered')
+        })
       },
       recall: (waMessageId) => {
         const content = this.stmt.select.get(instanceId, waMessageId) as Uint8Array | undefined
         return content ? proto.Message.decode(content) : undefined
       },
     }
+  }
+
+  /** Commits what is still queued (at shutdown, before the database closes). */
+  flush(): void {
+    this.batches.flush()
   }
 
   /** Deletes content older than the retention; answers how many rows went. */
