@@ -31,7 +31,7 @@ import { driveFixedRate, mapBounded } from './lib/load.js'
 import { envInt, isMain, runStandalone, startResult } from './lib/main.js'
 import { spawnBenchSim, spawnNode, type BenchSimProcess, type NodeChild } from './lib/procs.js'
 import { RESULTS_DIR } from './lib/results.js'
-import { combineRuns, median, summarize, type Summary } from './lib/stats.js'
+import { figuresBeside, summarize, type Summary } from './lib/stats.js'
 import type { BenchOptions, BenchResult, Figure } from './lib/types.js'
 
 const epochNow = () => performance.timeOrigin + performance.now()
@@ -237,21 +237,8 @@ export async function run(opts: BenchOptions): Promise<BenchResult> {
   const setup = `${rate.toLocaleString('en-US')}/s offered for ${seconds} s per run, ${instanceCount} instances × ${customerCount} customers`
   const lost = runs.reduce((s, r) => s + (r.offered - r.acked), 0)
   // Each figure beside bare Baileys sending the same messages on the same schedule from the same sessions.
-  const withBare = (id: string, label: string, unit: string, pick: (r: SendRun) => number, extra: Partial<Figure> = {}): Figure => {
-    const ours = runs.map(pick)
-    const base = bareRuns.map(pick)
-    const { value, ratio } = combineRuns(ours, base.length === ours.length ? base : undefined)
-    return {
-      id,
-      label,
-      unit,
-      value,
-      runs: ours,
-      ...(base.length ? { baseline: { label: 'bare Baileys sendMessage', value: median(base), runs: base } } : {}),
-      ...(ratio !== undefined ? { ratio } : {}),
-      ...extra,
-    }
-  }
+  const withBare = figuresBeside(runs, bareRuns, 'bare Baileys sendMessage')
+
   const figures: Figure[] = [
     withBare('sends.acked_per_sec', 'sustained 1:1 sends, API → server ack, summed over instances', '/s', (r) => r.ackedPerSec, {
       target: { min: 500, text: '≥ 500/s' },

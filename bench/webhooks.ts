@@ -56,7 +56,7 @@ import { gatewayEnv, pairInstances, SECRET_KEY, spawnGateway, type Gateway } fro
 import { envInt, isMain, runStandalone, startResult } from './lib/main.js'
 import { spawnBenchSim, spawnNode, type NodeChild } from './lib/procs.js'
 import { RESULTS_DIR } from './lib/results.js'
-import { combineRuns, median, summarize, type Summary } from './lib/stats.js'
+import { combineRuns, figuresBeside, median, summarize, type Summary } from './lib/stats.js'
 import type { BenchOptions, BenchResult, Figure } from './lib/types.js'
 
 const CONCURRENCY = 16
@@ -543,21 +543,8 @@ async function inboundLatency(opts: BenchOptions) {
   const at = `at ${Math.round(median(offered)).toLocaleString('en-US')}/s offered`
   const setup = `${instances} instance(s), ${customerCount} customers, ${seconds} s per run${lost ? `; ${lost} not delivered in time` : ''}`
   // Bare Baileys on the same sessions and traffic: what any daemon built on Baileys pays before doing anything.
-  const withBare = (id: string, label: string, unit: string, pick: (r: InboundRun) => number, extra: Partial<Figure> = {}): Figure => {
-    const ours = runs.map(pick)
-    const base = bareRuns.map(pick)
-    const { value, ratio } = combineRuns(ours, base.length === ours.length ? base : undefined)
-    return {
-      id,
-      label,
-      unit,
-      value,
-      runs: ours,
-      ...(base.length ? { baseline: { label: 'bare Baileys socket (decrypt, receipt, upsert)', value: median(base), runs: base } } : {}),
-      ...(ratio !== undefined ? { ratio } : {}),
-      ...extra,
-    }
-  }
+  const withBare = figuresBeside(runs, bareRuns, 'bare Baileys socket (decrypt, receipt, upsert)')
+
   const figures: Figure[] = [
     { id: 'webhooks.inbound_offered_rate', label: 'inbound messages offered (simulator, Signal-encrypted)', unit: '/s', value: median(offered), runs: offered, target: { min: rate * 0.95, text: `≈ ${rate.toLocaleString('en-US')}/s` }, notes: setup },
     withBare('webhooks.inbound_p50', `inbound message → webhook 2xx p50 ${at}`, 'ms', (r) => r.fromSent.p50),

@@ -1,4 +1,5 @@
 /** Order statistics for benchmark samples. */
+import type { Figure } from './types.js'
 
 export function median(values: readonly number[]): number {
   return percentile(values, 50)
@@ -66,4 +67,26 @@ export function combineRuns(values: readonly number[], baselines?: readonly numb
   if (!baselines) return { value }
   const ratios = values.map((v, i) => v / (baselines[i] as number))
   return { value, ratio: median(ratios) }
+}
+
+/**
+ * Figures of runs beside their baseline's runs of the same kind (bare Baileys on the same traffic): `pick` reads one
+ * number from a run of either side; the baseline appears when it has as many runs.
+ */
+export function figuresBeside<R>(runs: readonly R[], baselineRuns: readonly R[], baselineLabel: string) {
+  return (id: string, label: string, unit: string, pick: (r: R) => number, extra: Partial<Figure> = {}): Figure => {
+    const ours = runs.map(pick)
+    const base = baselineRuns.map(pick)
+    const { value, ratio } = combineRuns(ours, base.length === ours.length ? base : undefined)
+    return {
+      id,
+      label,
+      unit,
+      value,
+      runs: ours,
+      ...(base.length ? { baseline: { label: baselineLabel, value: median(base), runs: base } } : {}),
+      ...(ratio !== undefined ? { ratio } : {}),
+      ...extra,
+    }
+  }
 }

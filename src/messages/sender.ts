@@ -198,7 +198,6 @@ export class InstanceSender {
     )
   }
 
-
   private scheduleResume(): void {
     clearTimeout(this.resumeTimer)
     this.resumeTimer = setTimeout(() => this.kick(), Math.max(0, this.pausedUntil - Date.now()))

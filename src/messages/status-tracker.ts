@@ -23,8 +23,8 @@ export const RATE_ERROR_CODES: ReadonlySet<number> = new Set([429, 463])
  * The changes of one event-loop turn share one commit (TickBatcher): every message sent brings its server ack and
  * at least one receipt, and a commit each made status changes the largest database cost of sending (bench/sends.ts).
  * Each change reads its row again inside the commit, so changes queued together still apply in order. Baileys has
- * answered a receipt before we record it, so a crash before the commit loses it either way; the message keeps its
- * last recorded status.
+ * answered a receipt before we see it, so a crash in between always lost it (the message keeps its last recorded
+ * status); the shared commit widens that window by at most one event-loop turn.
  */
 export class StatusTracker extends EventEmitter<{ change: [StatusChangeEvent] }> {
   private readonly batches: TickBatcher
