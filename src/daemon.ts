@@ -140,8 +140,6 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
       messaging.service.stop()
       await messaging.dispatcher.stop()
       manager.shutdown()
-      messaging.tracker.flush()
-      sentMessages.flush()
       await events.stop()
       await Promise.all([eventRetention.stop(), messageRetention.stop()])
       await restoring

@@ -11,6 +11,7 @@ import {
   type InferResult,
 } from 'kysely'
 import { BackgroundCheckpointer } from './checkpointer.js'
+import { TickBatcher } from './tick-batcher.js'
 import { migrate, type Migration } from './migrate.js'
 import type { Schema } from './schema.js'
 
@@ -26,6 +27,8 @@ export class Database {
   private readonly statements = new Map<string, Statement>()
   /** afterCommit callbacks of the transaction open now, in registration order */
   private committedHooks: Array<() => void> = []
+  /** The group commit every producer shares (groupCommit), made on first use. */
+  private groupCommits: TickBatcher | undefined
 
   constructor(
     readonly sqlite: SqliteDatabase,
@@ -112,7 +115,23 @@ export class Database {
     }
   }
 
+  /**
+   * `write` in the next group commit: the writes of every producer queued in one event-loop turn (sends accepted, status
+   * changes, inbound upserts, the sent-content log) share one transaction, and one commit instead of one each; the
+   * promise settles once that commit is done. See TickBatcher for when it is due and how a failing write is refused.
+   */
+  groupCommit<T>(write: () => T): Promise<T> {
+    this.groupCommits ??= new TickBatcher(this)
+    return this.groupCommits.run(write)
+  }
+
+  /** Commits the queued group writes now (at shutdown). */
+  flushGroupCommit(): void {
+    this.groupCommits?.flush()
+  }
+
   async close(): Promise<void> {
+    this.flushGroupCommit()
     this.statements.clear()
     await this.checkpointer?.stop()
     if (this.sqlite.open) this.sqlite.close()

@@ -127,7 +127,8 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
       unpublish()
       outbox.setDeliveryQueue(undefined)
       if (sweepTimer) clearInterval(sweepTimer)
-      recording.flush()
+      // The upserts still queued commit now, while the worker can still take their deliveries.
+      db.flushGroupCommit()
       await worker.stop()
       await client.close()
     },

@@ -5,7 +5,6 @@ import type { InboundMessage } from '../whatsapp/inbound.js'
 import type { InboundRecorder, JournalEntry, StoredStanza } from '../whatsapp/inbound-listener.js'
 import type { MediaLinks } from './media-links.js'
 import type { InboundMediaStore, MediaFileRow } from './media-store.js'
-import { TickBatcher } from '../db/tick-batcher.js'
 import { timeOrderedId } from '../ids.js'
 
 export interface InboundRecordingDeps {
@@ -36,7 +35,7 @@ interface NewMessageRow {
  * The durable side of inbound messages: for each upsert the message row, its event and (through Outbox.append) one
  * delivery row per subscribed sink, in one transaction that also deletes the upsert's journal rows.
  *
- * Upserts are recorded in batches (TickBatcher): those that arrive in one event-loop turn share one transaction. The
+ * Upserts are recorded in the database's group commit: those that arrive in one event-loop turn share one transaction. The
  * journal already made each message durable before its receipt left, so nothing waits on this commit but the
  * webhook. Measured in issue #7 (bench/webhooks.ts inbound, CPU profile): a transaction per upsert spent ≈ 220 µs
  * per message in BEGIN/COMMIT alone, since every commit rewrites the same last pages of the messages, events and
@@ -64,11 +63,9 @@ export class InboundRecording {
     updateMessage: Statement
   }
 
-  private readonly batches: TickBatcher
 
   constructor(private readonly deps: InboundRecordingDeps) {
     this.now = deps.now ?? Date.now
-    this.batches = new TickBatcher(deps.db)
     const sqlite = deps.db.sqlite
     this.stmt = {
       journal: sqlite.prepare(
@@ -107,7 +104,7 @@ export class InboundRecording {
 
   /** Records one upsert with the others of this event-loop turn; settles once their transaction committed, or failed. */
   record(instanceId: string, messages: InboundMessage[], waIds: string[]): Promise<void> {
-    return this.batches.run(() => this.recordUpsert(instanceId, messages, waIds)).then((mediaIds) => {
+    return this.deps.db.groupCommit(() => this.recordUpsert(instanceId, messages, waIds)).then((mediaIds) => {
       if (mediaIds.length === 0) return
       try {
         this.deps.media.prefetch(mediaIds)
@@ -116,11 +113,6 @@ export class InboundRecording {
         // failure; the files are downloaded at the next start or when a link is opened.
       }
     })
-  }
-
-  /** Commits the upserts still queued (at shutdown; unrecorded ones would wait in the journal for the next start). */
-  flush(): void {
-    this.batches.flush()
   }
 
   /** Runs inside the batch's transaction; answers the ids of media files registered (to download after the commit). */

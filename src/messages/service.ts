@@ -11,7 +11,6 @@ import type { RecipientResolver, Resolution } from './recipients.js'
 import type { Message, MessageRepository } from './repository.js'
 import type { OutboundDispatcher } from './sender.js'
 import type { StatusTracker } from './status-tracker.js'
-import { TickBatcher } from '../db/tick-batcher.js'
 import { MEDIA_MESSAGE_TYPES, type MediaMessageType, type MessageRef, type OutboundPayload, type SendCommand, type StoredMedia } from './types.js'
 import { parseSendRequest } from './validate.js'
 import { eventDataOf, messageView, type MessageView } from './views.js'
@@ -73,11 +72,8 @@ export interface SendResult {
  */
 export class MessageService {
   private sweepTimer: NodeJS.Timeout | undefined
-  private readonly batcher: TickBatcher
 
-  constructor(private readonly deps: MessageServiceDeps) {
-    this.batcher = new TickBatcher(deps.db)
-  }
+  constructor(private readonly deps: MessageServiceDeps) {}
 
   /**
    * Boot: claims a crashed process left behind are void, and so are media files of messages no longer queued;
@@ -199,7 +195,7 @@ export class MessageService {
 
   /**
    * One transaction: the queued row, its message.outbound event and the idempotency answer commit together (grouped
-   * with the other requests of this tick, see TickBatcher); resolves after the commit.
+   * with the other requests of this tick, see Database.groupCommit); resolves after the commit.
    */
   private commit(
     instanceId: string,
@@ -210,7 +206,7 @@ export class MessageService {
     const tenantId = this.deps.tenantOf(instanceId)
     const waMessageId = newWaMessageId()
     const text = m.cmd.type === 'text' ? m.cmd.text : (m.payload.caption ?? null)
-    return this.batcher.run(() => {
+    return this.deps.db.groupCommit(() => {
       const row = repo.insertOutbound({
         id: m.id,
         instanceId,

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events'
 import type { Database } from '../db/database.js'
-import { TickBatcher } from '../db/tick-batcher.js'
 import { ERRORS, type ErrorCode } from '../errors.js'
 import type { Outbox } from '../events/outbox.js'
 import type { Message, MessageRepository } from './repository.js'
@@ -20,15 +19,13 @@ export const RATE_ERROR_CODES: ReadonlySet<number> = new Set([429, 463])
  * Moves outbound messages through their statuses: the row and its `message.status` event in one transaction,
  * never backwards. Emits `change` in-process once that is committed (for `?wait=sent` and the sender's rate pause).
  *
- * The changes of one event-loop turn share one commit (TickBatcher): every message sent brings its server ack and
+ * The changes of one event-loop turn share one commit (Database.groupCommit): every message sent brings its server ack and
  * at least one receipt, and a commit each made status changes the largest database cost of sending (bench/sends.ts).
  * Each change reads its row again inside the commit, so changes queued together still apply in order. Baileys has
  * answered a receipt before we see it, so a crash in between always lost it (the message keeps its last recorded
  * status); the shared commit widens that window by at most one event-loop turn.
  */
 export class StatusTracker extends EventEmitter<{ change: [StatusChangeEvent] }> {
-  private readonly batches: TickBatcher
-
   constructor(
     private readonly deps: {
       db: Database
@@ -40,7 +37,6 @@ export class StatusTracker extends EventEmitter<{ change: [StatusChangeEvent] }>
   ) {
     super()
     this.setMaxListeners(0)
-    this.batches = new TickBatcher(deps.db)
   }
 
   /**
@@ -70,16 +66,11 @@ export class StatusTracker extends EventEmitter<{ change: [StatusChangeEvent] }>
    */
   sendStarted(id: string): Promise<void> {
     const at = (this.deps.now?.() ?? new Date()).toISOString()
-    return this.batches.run(() => this.deps.repo.markSendStarted(id, at))
-  }
-
-  /** Commits the changes still queued (at shutdown, before the database closes). */
-  flush(): void {
-    this.batches.flush()
+    return this.deps.db.groupCommit(() => this.deps.repo.markSendStarted(id, at))
   }
 
   private async record(write: () => StatusChangeEvent | undefined): Promise<StatusChangeEvent | undefined> {
-    const change = await this.batches.run(write)
+    const change = await this.deps.db.groupCommit(write)
     if (change) this.emit('change', change)
     return change
   }

@@ -1,7 +1,6 @@
 import type { Statement } from 'better-sqlite3'
 import { proto, type WAMessage } from '@whiskeysockets/baileys'
 import type { Database } from '../db/database.js'
-import { TickBatcher } from '../db/tick-batcher.js'
 import type { Logger } from '../logger.js'
 
 /** How long sent content is kept for retries: a phone asks within seconds, or when it comes back online. */
@@ -27,14 +26,12 @@ export interface SentMessageLog {
 export class SentMessages {
   // Prepared once: `remember` runs after every send.
   private readonly stmt: { upsert: Statement; select: Statement; prune: Statement }
-  private readonly batches: TickBatcher
 
   constructor(
-    db: Database,
+    private readonly db: Database,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
   ) {
-    this.batches = new TickBatcher(db)
     this.stmt = {
       upsert: db.sqlite.prepare(
         `INSERT INTO wa_sent_messages (instance_id, wa_message_id, content, sent_at) VALUES (?, ?, ?, ?)
@@ -52,7 +49,7 @@ export class SentMessages {
         if (!id || !message.message) return
         const content = proto.Message.encode(message.message).finish()
         const at = this.now()
-        this.batches.run(() => this.stmt.upsert.run(instanceId, id, content, at)).catch((err: unknown) => {
+        this.db.groupCommit(() => this.stmt.upsert.run(instanceId, id, content, at)).catch((err: unknown) => {
           this.logger.error({ err, instanceId, waMessageId: id }, 'logging sent content failed; a retry receipt for it may go unanswered')
         })
       },
@@ -61,11 +58,6 @@ export class SentMessages {
         return content ? proto.Message.decode(content) : undefined
       },
     }
-  }
-
-  /** Commits what is still queued (at shutdown, before the database closes). */
-  flush(): void {
-    this.batches.flush()
   }
 
   /** Deletes content older than the retention; answers how many rows went. */
