@@ -1,11 +1,13 @@
 # syntax=docker/dockerfile:1
-# Multi-stage build: compile TypeScript and native modules in a full image, run in a slim one as a non-root user.
+# Multi-stage build: bundle the TypeScript (scripts/build.ts) and build native modules in a full image, run in a slim
+# one as a non-root user.
 
 FROM node:20-bookworm AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
+COPY tsconfig.json ./
+COPY scripts/build.ts ./scripts/
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
 

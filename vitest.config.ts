@@ -20,6 +20,8 @@ export default defineConfig({
   test: {
     pool: 'forks',
     include: ['test/**/*.test.ts'],
+    // Child-process tests run the daemon's production bundle, built once here (test/helpers/daemon-bundle.ts).
+    globalSetup: ['test/helpers/daemon-bundle.ts'],
     // The JSON report is what .ci/run turns into its closing "N passed, N failed" line.
     reporters: ['default', 'json'],
     outputFile: { json: 'test-output/vitest.json' },

@@ -19,6 +19,7 @@ import { makeCacheableSignalKeyStore, proto, type SignalKeyStore } from '@whiske
 import { silentLogger } from '../src/logger.js'
 import { Sealer } from '../src/security/sealing.js'
 import { SessionStore } from '../src/whatsapp/auth-store.js'
+import { sessionFileFor } from '../src/whatsapp/session-files.js'
 import { pruningSessions, RECEIVING_CHAINS_KEPT } from '../src/whatsapp/session-pruning.js'
 import { SignalEndpoint } from '../test/wasim/virtual-device.js'
 import { envInt, isMain, runStandalone, startResult } from './lib/main.js'
@@ -60,7 +61,7 @@ async function conversation(turns: number, messages: number, pruned: boolean): P
     started = performance.now()
     for (let i = 0; i < messages; i++) await ours.encrypt(CONTACT, text(`reply ${i}`))
     const encryptUs = ((performance.now() - started) * 1000) / messages
-    const file = new BetterSqlite3(SessionStore.fileFor(dir, 'inst_bench'), { readonly: true })
+    const file = new BetterSqlite3(sessionFileFor(dir, 'inst_bench'), { readonly: true })
     const { bytes } = file.prepare(`SELECT SUM(length(value)) AS bytes FROM keys WHERE type = 'session'`).get() as { bytes: number }
     file.close()
     return { decryptUs, encryptUs, recordBytes: bytes }

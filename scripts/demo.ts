@@ -1,6 +1,6 @@
 /**
  * `npm run demo`: the whole gateway end to end on one machine, no phone needed. Starts the WhatsApp simulator,
- * runs the real daemon (src/main.ts) as a child process against it, pairs an instance with a simulated phone,
+ * runs the real daemon (bundled, as `npm start` runs it) as a child process against it, pairs an instance with a simulated phone,
  * registers a local webhook receiver, sends a message each way, prints every step, then cleans up and exits 0.
  */
 import { createHmac, randomBytes } from 'node:crypto'
@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     cleanups.push(() => sim.stop())
     ok(`simulator listening at ${cyan(sim.wsUrl)}`)
 
-    step('Starting the gateway daemon (src/main.ts) against it')
+    step('Starting the gateway daemon against it')
     const daemon: ChildDaemon = await withTimeout(spawnDaemon(
       {
         DATA_DIR: path.join(dir, 'data'),

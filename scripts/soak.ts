@@ -1,7 +1,8 @@
 /**
  * `npm run soak` (= `tsx scripts/soak.ts`): the crash-and-fault soak (issue 7). Loopback only, bounded in time.
  *
- * The WhatsApp simulator runs in this process, the daemon (src/main.ts) as a child process in its own process group.
+ * The WhatsApp simulator runs in this process, the daemon (its production bundle, as `npm start` runs it) as a child
+ * process in its own process group.
  * Several instances are paired with simulated phones; a local webhook receiver is registered for every event and
  * verifies both signatures. While API sends (text, some with Idempotency-Key, a few base64 media) and customers'
  * inbound messages flow at a steady, modest rate, the simulator injects random faults (408 freeze, 428, 440 +

@@ -8,7 +8,6 @@ import { InstanceRepository } from './instances/repository.js'
 import type { Logger } from './logger.js'
 import { resolveAdminToken, resolveSecretKey } from './security/secrets.js'
 import { Sealer } from './security/sealing.js'
-import { ensureStrictCurveVerify } from './whatsapp/curve-verify.js'
 import { routeLibsignalConsole } from './whatsapp/libsignal-console.js'
 import { shareOneAsyncLocalStorage } from './whatsapp/single-async-local-storage.js'
 import { Outbox } from './events/outbox.js'
@@ -20,11 +19,11 @@ import { createMessaging, type Messaging } from './messages/index.js'
 import { prepareMedia } from './media/index.js'
 import { sweepStaleFfmpegDirs } from './media/ffmpeg.js'
 import { createGuardedAgent } from './net/index.js'
-import { BaileysMessenger } from './whatsapp/messenger.js'
 import { GatewayMetrics } from './metrics/metrics.js'
 import { recordEvents } from './metrics/from-events.js'
 import { PairingLinks } from './security/pairing-links.js'
 import { SentMessages } from './whatsapp/sent-messages.js'
+import { WhatsAppLoader } from './whatsapp/loader.js'
 
 export interface Daemon {
   app: Awaited<ReturnType<typeof buildApp>>
@@ -50,14 +49,13 @@ export interface Daemon {
 export async function createDaemon(config: Config, logger: Logger): Promise<Daemon> {
   routeLibsignalConsole(logger)
   shareOneAsyncLocalStorage()
-  const { patched } = ensureStrictCurveVerify()
-  if (patched) logger.warn('Baileys accepted a forged signature (libsignal 6 verify bug); a strict Curve.verify is installed')
+  const whatsapp = new WhatsAppLoader(logger)
   const db = openDatabase({ file: path.join(config.dataDir, 'gateway.db'), migrations })
   const secretKey = resolveSecretKey(config.secretKey, config.dataDir)
   const admin = resolveAdminToken(config.adminToken, db)
   const instances = new InstanceRepository(db)
   const sentMessages = new SentMessages(db, logger.child({ module: 'sent-messages' }))
-  const manager = new InstanceManager({ repo: instances, config, sealer: new Sealer(secretKey, 'sessions'), sentMessages, logger })
+  const manager = new InstanceManager({ repo: instances, config, sealer: new Sealer(secretKey, 'sessions'), sentMessages, whatsapp, logger })
   // One outbox for every producer: sending, inbound recording, lifecycle events and event delivery share it.
   const webhookSealer = new Sealer(secretKey, 'webhooks')
   const sinks = new SinkDirectory({
@@ -82,13 +80,13 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     instanceStatus: (id) => manager.statusOf(id),
     prepareMedia: (kind, input) => prepareMedia(kind, input, mediaLimits),
   })
-  manager.on('open', (id, connection) => messaging.dispatcher.attach(id, new BaileysMessenger(connection), connection))
+  manager.on('open', (id, connection) => messaging.dispatcher.attach(id, new whatsapp.runtime.BaileysMessenger(connection), connection))
   manager.on('closed', (id, connection) => messaging.dispatcher.detach(id, connection))
   manager.on('deleting', (id) => messaging.forgetInstanceMedia(id))
   manager.on('deleted', (id) => messaging.dispatcher.forget(id))
   messaging.service.start()
   sweepStaleFfmpegDirs() // what a kill -9 left in the middle of a conversion
-  const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: webhookSealer, secretKey, mediaAgent, logger })
+  const events = createEventDelivery({ config, db, manager, outbox, sinks, sealer: webhookSealer, secretKey, mediaAgent, whatsapp, logger })
   const metrics = new GatewayMetrics({ instanceStatusCounts: () => countStatuses(manager) })
   outbox.onAppended((appended) => recordEvents(metrics, appended))
   events.worker.on('settled', (s) =>
@@ -128,10 +126,15 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     messageRetention,
     generatedAdminToken: admin.generated,
     async listen() {
+      // With instances to restore, their supervisors (which need Baileys) must exist before the first request asks
+      // for them. With none, the server answers first and Baileys loads behind it, for the first instance created.
+      const restore = instances.list().length > 0
+      if (restore) await whatsapp.load()
       const address = await app.listen({ port: config.port, host: config.host })
       events.start()
       prune()
       restoring = manager.restoreAll().catch((err: unknown) => logger.error({ err }, 'restoring instances failed'))
+      if (!restore) whatsapp.load().catch((err: unknown) => logger.error({ err }, 'loading the WhatsApp runtime failed'))
       return address
     },
     async close() {

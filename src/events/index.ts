@@ -8,8 +8,7 @@ import { InboundRecording } from '../inbound/recorder.js'
 import type { InstanceManager } from '../instances/manager.js'
 import type { Logger } from '../logger.js'
 import type { Sealer } from '../security/sealing.js'
-import { attachInbound } from '../whatsapp/inbound-listener.js'
-import { downloadInboundMedia } from '../whatsapp/media-download.js'
+import type { WhatsAppLoader } from '../whatsapp/loader.js'
 import { DeliveryClient, type DeliveryPoster } from './delivery-client.js'
 import { DeliveryWorker } from './delivery-worker.js'
 import { publishLifecycleEvents } from './lifecycle.js'
@@ -31,6 +30,8 @@ export interface EventDeliveryDeps {
   secretKey: string
   /** SSRF-guarded: inbound media hosts come from messages anyone can send */
   mediaAgent: Agent
+  /** inbound handling and media downloads run on sockets, hence only once it is loaded */
+  whatsapp: WhatsAppLoader
   logger: Logger
   /** tests and benchmarks inject a clock or an HTTP client */
   now?: () => number
@@ -59,7 +60,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
     retentionDays: config.media.retentionDays,
     maxBytes: (type) => (type === 'document' ? config.limits.documentMaxBytes : config.limits.mediaMaxBytes),
     fetch: (source, maxBytes) =>
-      downloadInboundMedia(source, { maxBytes, timeoutMs: config.limits.mediaFetchTimeoutMs, agent: deps.mediaAgent, anyHost: config.waWsUrl !== undefined }),
+      deps.whatsapp.runtime.downloadInboundMedia(source, { maxBytes, timeoutMs: config.limits.mediaFetchTimeoutMs, agent: deps.mediaAgent, anyHost: config.waWsUrl !== undefined }),
     ...(deps.now ? { now: deps.now } : {}),
   })
   const worker = new DeliveryWorker({
@@ -93,7 +94,7 @@ export function createEventDelivery(deps: EventDeliveryDeps) {
   const unpublish = publishLifecycleEvents(manager, outbox, log)
   // Attach on socket creation, not on `open`: the offline backlog can be flushed before `open` fires.
   const onSocket: Parameters<typeof manager.on<'socket'>>[1] = (instanceId, connection) =>
-    attachInbound(connection, recording.forInstance(instanceId), log.child({ instanceId }), { sweepMs: config.events.journalSweepMs })
+    deps.whatsapp.runtime.attachInbound(connection, recording.forInstance(instanceId), log.child({ instanceId }), { sweepMs: config.events.journalSweepMs })
   manager.on('socket', onSocket)
   let sweepTimer: NodeJS.Timeout | undefined
   const sweep = () => {

@@ -7,6 +7,7 @@ import type { InstanceRepository } from '../instances/repository.js'
 import type { Logger } from '../logger.js'
 import { AuthFailureLimiter, Authenticator } from './auth.js'
 import { installErrorHandling } from './error-handler.js'
+import { lazySchemaCompilers } from './lazy-schema-compilers.js'
 import { healthRoutes } from './routes/health.js'
 import { instanceRoutes } from './routes/instances.js'
 import { messageRoutes } from './routes/messages.js'
@@ -55,6 +56,7 @@ export async function buildApp(deps: AppDeps) {
     requestIdHeader: false,
     genReqId: requestId,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    schemaController: lazySchemaCompilers(),
   }).withTypeProvider<TypeBoxTypeProvider>()
   installErrorHandling(app)
   // Before the server waits for its connections to end: event streams would never end by themselves.

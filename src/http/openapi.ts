@@ -184,11 +184,14 @@ function apiDescription(): string {
   ].join('\n')
 }
 
+/** The version in the nearest package.json above this module: src/http/ under tsx, dist/ in the bundle. */
 function packageVersion(): string {
-  try {
-    const pkg = JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string }
-    return pkg.version ?? '0.0.0'
-  } catch {
-    return '0.0.0'
+  for (let dir = new URL('.', import.meta.url); ; dir = new URL('..', dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(new URL('package.json', dir), 'utf8')) as { version?: string }
+      return pkg.version ?? '0.0.0'
+    } catch {
+      if (dir.pathname === '/') return '0.0.0'
+    }
   }
 }

@@ -5,7 +5,8 @@ import { AppError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { Sealer } from '../security/sealing.js'
 import { generateToken, hashToken } from '../security/tokens.js'
-import { SessionFilePool, SessionStore } from '../whatsapp/auth-store.js'
+import { destroySessionFiles, SessionFilePool } from '../whatsapp/session-files.js'
+import type { WhatsAppLoader } from '../whatsapp/loader.js'
 import type { SentMessages } from '../whatsapp/sent-messages.js'
 import type { WaConnection } from '../whatsapp/connection.js'
 import type { Instance, InstanceRepository } from './repository.js'
@@ -33,6 +34,8 @@ export interface ManagerDeps {
   sealer: Sealer
   /** What each instance's sockets sent, for recipients' retry receipts. */
   sentMessages: SentMessages
+  /** Baileys and the daemon's code on it, loaded on first need; supervisors exist only once it is loaded. */
+  whatsapp: WhatsAppLoader
   logger: Logger
   now?: () => Date
 }
@@ -67,7 +70,8 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
     return this.restored
   }
 
-  create(input: { name?: string; tenantId?: string }): { instance: Instance; token: string } {
+  async create(input: { name?: string; tenantId?: string }): Promise<{ instance: Instance; token: string }> {
+    await this.deps.whatsapp.load()
     const id = newId('inst', 9)
     const token = generateToken('wgi')
     const instance = this.deps.repo.insert(
@@ -157,7 +161,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
     this.supervisors.delete(id)
     this.emit('deleting', id)
     this.deps.repo.delete(id)
-    SessionStore.destroy(this.deps.config.sessionsDir, id)
+    destroySessionFiles(this.deps.config.sessionsDir, id)
     this.emit('deleted', id)
   }
 
@@ -175,7 +179,11 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
    */
   async restoreAll(): Promise<void> {
     const queue = this.restoreQueue
-    for (const instance of this.deps.repo.list()) {
+    const instances = this.deps.repo.list()
+    // Already loaded when the daemon restores (it loads before listening if instances exist, so that no request
+    // finds an instance without its supervisor); awaited here all the same, as supervise() needs it.
+    if (instances.length > 0) await this.deps.whatsapp.load()
+    for (const instance of instances) {
       const supervisor = this.supervise(instance)
       // Stopped on purpose (logout, replaced, never paired) stays stopped; given up after failures is tried again:
       // a restart is what an operator would do once the outage or the secret key is fixed.
@@ -204,6 +212,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
   }
 
   private supervise(instance: Instance): InstanceSupervisor {
+    const { SessionStore, WaConnection } = this.deps.whatsapp.runtime
     const store = SessionStore.open(this.deps.config.sessionsDir, instance.id, this.deps.sealer, {
       synchronous: this.deps.config.sessions.storeSynchronous,
       pool: this.sessionFiles,
@@ -214,6 +223,7 @@ export class InstanceManager extends EventEmitter<ManagerEvents> {
       repo: this.deps.repo,
       store,
       sentMessages: this.deps.sentMessages.forInstance(instance.id),
+      connect: (options) => new WaConnection(options),
       connectGate: this.connectGate,
       logger: this.deps.logger,
       sessions: this.deps.config.sessions,

@@ -3,7 +3,7 @@ import type { Logger } from '../logger.js'
 import type { Config } from '../config.js'
 import type { SessionStore } from '../whatsapp/auth-store.js'
 import type { SentMessageLog } from '../whatsapp/sent-messages.js'
-import { WaConnection, type OwnIdentity } from '../whatsapp/connection.js'
+import type { ConnectionOptions, OwnIdentity, WaConnection } from '../whatsapp/connection.js'
 import type { CloseInfo } from '../whatsapp/close-reason.js'
 import { reconnectDelay } from './backoff.js'
 import type { ConnectGate } from './connect-gate.js'
@@ -16,6 +16,8 @@ export interface SupervisorDeps {
   repo: InstanceRepository
   store: SessionStore
   sentMessages: SentMessageLog
+  /** Creates a socket (WaConnection, from the loaded WhatsApp runtime: src/whatsapp/loader.ts). */
+  connect: (options: ConnectionOptions) => WaConnection
   /** Shared by every instance: each socket holds a slot from creation until open, its first QR, or close. */
   connectGate: ConnectGate
   logger: Logger
@@ -211,7 +213,7 @@ export class InstanceSupervisor extends EventEmitter<SupervisorEvents> {
   private openSocket(releaseSlot: () => void): void {
     let connection: WaConnection
     try {
-      connection = new WaConnection({
+      connection = this.deps.connect({
         store: this.deps.store,
         sentMessages: this.deps.sentMessages,
         logger: this.log,

@@ -1,5 +1,4 @@
 import fs from 'node:fs'
-import path from 'node:path'
 import BetterSqlite3, { type Database as SqliteDatabase, type Statement } from 'better-sqlite3'
 import {
   BufferJSON,
@@ -11,51 +10,7 @@ import {
   type SignalDataTypeMap,
 } from '@whiskeysockets/baileys'
 import type { Sealer } from '../security/sealing.js'
-
-/**
- * The open SQLite connections of every session store, least recently used first. A connection costs 0.2–0.3 MiB of
- * native memory (SQLite's lookaside and page cache, the 32 KiB WAL index mapping; measured in issue #7), about as
- * much as the idle Baileys socket itself, and an idle session never touches its store. So a store opens its file on
- * demand and, beyond `max` open ones, the least recently used is closed; it reopens on its next access.
- *
- * Measured on this machine (issue #7): reopening a closed file costs ≈ 0.35 ms (open, WAL index, statements); the
- * first write after a reopen starts a new WAL, whose header SQLite fsyncs (sqlite3.c walWriteFrames, "Sync the
- * header"), ≈ 0.6 ms; closing a file that was written checkpoints its WAL into the file with two fsyncs and removes
- * it, ≈ 0.9 ms. On a busy disk those fsyncs take 5–20 ms together, against ≈ 0.1 ms for a write on an open file, and
- * they block the event loop. `max` should therefore cover the instances that exchange messages at the same time;
- * memory grows by 0.2–0.3 MiB per unit of it.
- * Freed connection memory stays in the allocator for the next one, so the process's footprint follows the peak
- * number of open files, i.e. this bound, not the number of sessions.
- */
-export class SessionFilePool {
-  /** Insertion order is recency: touching a store moves it to the end. */
-  private readonly open = new Set<SessionStore>()
-
-  constructor(readonly max: number) {
-    if (!(max >= 1)) throw new Error('SessionFilePool: max must be at least 1')
-  }
-
-  /** Open connections now. */
-  get size(): number {
-    return this.open.size
-  }
-
-  /** `store` is being used: it becomes the most recent; the least recent ones beyond `max` are closed. */
-  touch(store: SessionStore): void {
-    this.open.delete(store)
-    this.open.add(store)
-    while (this.open.size > this.max) {
-      const oldest = this.open.values().next().value as SessionStore
-      this.open.delete(oldest)
-      // Synchronous code only ever runs between two store calls, so no statement or transaction of `oldest` is open.
-      oldest.closeFile()
-    }
-  }
-
-  forget(store: SessionStore): void {
-    this.open.delete(store)
-  }
-}
+import { sessionFileFor, type SessionFilePool } from './session-files.js'
 
 /** The SQLite connection of one session file and its statements, prepared once per connection. */
 interface SessionFile {
@@ -108,17 +63,7 @@ export class SessionStore {
   /** Nothing is opened or created until the store is first used. */
   static open(sessionsDir: string, instanceId: string, sealer: Sealer, options: SessionStoreOptions = {}): SessionStore {
     fs.mkdirSync(sessionsDir, { recursive: true })
-    return new SessionStore(SessionStore.fileFor(sessionsDir, instanceId), sealer, options)
-  }
-
-  static fileFor(sessionsDir: string, instanceId: string): string {
-    return path.join(sessionsDir, `${instanceId}.db`)
-  }
-
-  /** Removes the instance's session file and its WAL companions. */
-  static destroy(sessionsDir: string, instanceId: string): void {
-    const file = SessionStore.fileFor(sessionsDir, instanceId)
-    for (const f of [file, `${file}-wal`, `${file}-shm`]) fs.rmSync(f, { force: true })
+    return new SessionStore(sessionFileFor(sessionsDir, instanceId), sealer, options)
   }
 
   readCreds(): AuthenticationCreds | undefined {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import makeWASocket, {
   Browsers,
   jidDecode,
+  proto,
   makeCacheableSignalKeyStore,
   type AnyMessageContent,
   type AuthenticationCreds,
@@ -92,7 +93,10 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
       // (Socket/messages-recv.js:442-460 awaits requestPlaceholderResend's delay, :56-69, inside the message mutex).
       // Its cache lives 5 minutes in memory; the sent-message log answers retries after that and after a restart.
       enableRecentMessageCache: true,
-      getMessage: async (key) => (key.id ? opts.sentMessages.recall(key.id) : undefined),
+      getMessage: async (key) => {
+        const content = key.id ? opts.sentMessages.recall(key.id) : undefined
+        return content ? proto.Message.decode(content) : undefined
+      },
     })
     serialiseSignalTransactions(this.socket, keys)
     this.socket.ev.on('creds.update', () => {
@@ -133,7 +137,7 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
   /** Sends, and remembers what was sent so a recipient's retry receipt can be answered with the same message. */
   async sendMessage(jid: string, content: AnyMessageContent, options: MiscMessageGenerationOptions): Promise<void> {
     const sent = await this.socket.sendMessage(jid, content, options)
-    if (sent) this.opts.sentMessages.remember(sent)
+    if (sent?.key.id && sent.message) this.opts.sentMessages.remember(sent.key.id, proto.Message.encode(sent.message).finish())
   }
 
   async requestPairingCode(phone: string): Promise<string> {

@@ -1,15 +1,14 @@
 import type { Statement } from 'better-sqlite3'
-import { proto, type WAMessage } from '@whiskeysockets/baileys'
 import type { Database } from '../db/database.js'
 import type { Logger } from '../logger.js'
 
 /** How long sent content is kept for retries: a phone asks within seconds, or when it comes back online. */
 const SENT_CONTENT_RETENTION_MS = 14 * 86_400_000
 
-/** One instance's sent messages, as its socket needs them to answer a retry receipt. */
+/** One instance's sent messages, as its socket needs them to answer a retry receipt: the encoded `proto.Message`. */
 export interface SentMessageLog {
-  remember(message: WAMessage): void
-  recall(waMessageId: string): proto.IMessage | undefined
+  remember(waMessageId: string, content: Uint8Array): void
+  recall(waMessageId: string): Uint8Array | undefined
 }
 
 /**
@@ -44,19 +43,13 @@ export class SentMessages {
 
   forInstance(instanceId: string): SentMessageLog {
     return {
-      remember: (message) => {
-        const id = message.key?.id
-        if (!id || !message.message) return
-        const content = proto.Message.encode(message.message).finish()
+      remember: (id, content) => {
         const at = this.now()
         this.db.groupCommit(() => this.stmt.upsert.run(instanceId, id, content, at)).catch((err: unknown) => {
           this.logger.error({ err, instanceId, waMessageId: id }, 'logging sent content failed; a retry receipt for it may go unanswered')
         })
       },
-      recall: (waMessageId) => {
-        const content = this.stmt.select.get(instanceId, waMessageId) as Uint8Array | undefined
-        return content ? proto.Message.decode(content) : undefined
-      },
+      recall: (waMessageId) => this.stmt.select.get(instanceId, waMessageId) as Uint8Array | undefined,
     }
   }
 

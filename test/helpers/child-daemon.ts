@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { daemonBundle } from './daemon-bundle.js'
 import { requestJson } from './http-json.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -19,13 +20,14 @@ export interface ChildDaemon {
 }
 
 /**
- * Runs the real daemon entry point (`src/main.ts`) as a child process trusting the simulator's root key, and
- * resolves once it logs that it is listening. Crash tests use it: only a separate process can be killed with -9.
+ * Runs the real daemon (its production bundle, daemon-bundle.ts) as a child process trusting the simulator's root
+ * key, and resolves once it logs that it is listening. Crash tests use it: only a separate process can be killed
+ * with -9.
  */
 export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyBase64: string): Promise<ChildDaemon> {
-  // One process, node itself with tsx as a loader: the tsx CLI would run the daemon in a grandchild that a SIGKILL
-  // of the CLI leaves running, which is no crash at all.
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/wasim/trust-preload.ts', 'src/main.ts'], {
+  // One process, node itself with tsx as a loader (for the TypeScript preload): the tsx CLI would run the daemon in a
+  // grandchild that a SIGKILL of the CLI leaves running, which is no crash at all.
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/wasim/trust-preload.ts', daemonBundle()], {
     cwd: ROOT,
     env: { ...process.env, ...env, WASIM_ROOT_PUBLIC_KEY: simRootPublicKeyBase64, LOG_LEVEL: env.LOG_LEVEL === 'silent' ? 'info' : (env.LOG_LEVEL ?? 'info'), LOG_PRETTY: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],

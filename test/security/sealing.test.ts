@@ -5,6 +5,7 @@ import { initAuthCreds } from '@whiskeysockets/baileys'
 import { describe, expect, it } from 'vitest'
 import { Sealer } from '../../src/security/sealing.js'
 import { SessionStore } from '../../src/whatsapp/auth-store.js'
+import { destroySessionFiles } from '../../src/whatsapp/session-files.js'
 
 describe('Sealer', () => {
   const sealer = new Sealer('k'.repeat(40), 'test')
@@ -54,7 +55,7 @@ describe('SessionStore', () => {
     reopened.wipe()
     expect(reopened.readCreds()).toBeUndefined()
     reopened.close()
-    SessionStore.destroy(dir, 'inst_a')
+    destroySessionFiles(dir, 'inst_a')
     expect(fs.existsSync(path.join(dir, 'inst_a.db'))).toBe(false)
     fs.rmSync(dir, { recursive: true, force: true })
   })

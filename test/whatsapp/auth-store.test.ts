@@ -5,7 +5,8 @@ import BetterSqlite3 from 'better-sqlite3'
 import { initAuthCreds } from '@whiskeysockets/baileys'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { Sealer } from '../../src/security/sealing.js'
-import { SessionFilePool, SessionStore } from '../../src/whatsapp/auth-store.js'
+import { SessionStore } from '../../src/whatsapp/auth-store.js'
+import { destroySessionFiles, SessionFilePool, sessionFileFor } from '../../src/whatsapp/session-files.js'
 
 const sealer = new Sealer('k'.repeat(40), 'sessions')
 
@@ -28,7 +29,7 @@ describe('SessionStore with a bounded pool of open files', () => {
   it('opens nothing until first used', () => {
     const pool = new SessionFilePool(2)
     const store = SessionStore.open(dir, 'inst_lazy', sealer, { pool })
-    expect(fs.existsSync(SessionStore.fileFor(dir, 'inst_lazy'))).toBe(false)
+    expect(fs.existsSync(sessionFileFor(dir, 'inst_lazy'))).toBe(false)
     expect(pool.size).toBe(0)
     expect(store.readCreds()).toBeUndefined()
     expect(store.isFileOpen).toBe(true)
@@ -99,8 +100,8 @@ describe('SessionStore with a bounded pool of open files', () => {
     expect(a.isOpen).toBe(false)
     expect(() => a.readCreds()).toThrow(/closed/)
     b.close()
-    SessionStore.destroy(dir, 'inst_a')
-    expect(fs.existsSync(SessionStore.fileFor(dir, 'inst_a'))).toBe(false)
+    destroySessionFiles(dir, 'inst_a')
+    expect(fs.existsSync(sessionFileFor(dir, 'inst_a'))).toBe(false)
   })
 
   it('leaves every file intact and sealed after many closes and reopens', async () => {
@@ -119,7 +120,7 @@ describe('SessionStore with a bounded pool of open files', () => {
       store.close()
     }
     for (let i = 0; i < 10; i++) {
-      const file = SessionStore.fileFor(dir, `inst_${i}`)
+      const file = sessionFileFor(dir, `inst_${i}`)
       const db = new BetterSqlite3(file, { readonly: true })
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
       db.close()

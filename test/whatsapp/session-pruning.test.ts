@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import type { EventEnvelope } from '../../src/events/types.js'
 import { Sealer } from '../../src/security/sealing.js'
 import { SessionStore } from '../../src/whatsapp/auth-store.js'
+import { sessionFileFor } from '../../src/whatsapp/session-files.js'
 import { pruneSessionRecord, pruningSessions, RECEIVING_CHAINS_KEPT } from '../../src/whatsapp/session-pruning.js'
 import { SECRET_KEY, startHarness, type Harness } from '../helpers/harness.js'
 import { sendFixture } from '../messages/helpers.js'
@@ -85,7 +86,7 @@ describe('a long conversation (against the simulator)', () => {
 /** The number of receiving chains in each session of each Signal record the instance's session file holds. */
 function storedReceivingChains(h: Harness, instanceId: string): number[] {
   const store = SessionStore.open(h.config.sessionsDir, instanceId, new Sealer(SECRET_KEY, 'sessions'))
-  const file = new BetterSqlite3(SessionStore.fileFor(h.config.sessionsDir, instanceId), { readonly: true })
+  const file = new BetterSqlite3(sessionFileFor(h.config.sessionsDir, instanceId), { readonly: true })
   try {
     const ids = (file.prepare(`SELECT id FROM keys WHERE type = 'session'`).all() as Array<{ id: string }>).map((r) => r.id)
     const records = store.authState().keys.get('session', ids) as Record<string, unknown>

@@ -42,7 +42,7 @@ export const instanceRoutes =
       },
       async (request, reply) => {
         const { name, tenant_id: tenantId } = request.body
-        const { instance, token } = manager.create({ name, tenantId })
+        const { instance, token } = await manager.create({ name, tenantId })
         return reply.status(201).send(ok({ ...instanceView(manager.get(instance.id)), token }))
       },
     )
