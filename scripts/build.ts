@@ -22,9 +22,9 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
  *   instance): a preload (test/wasim/trust-preload.ts) and our code must see the same Baileys module instance;
  * - native addons (better-sqlite3, sharp);
  * - packages that find files beside themselves at run time: pino's transports (worker threads started by file),
- *   the ffmpeg binary of @ffmpeg-installer, fluent-ffmpeg's presets, swagger-ui's static assets.
+ *   the ffmpeg binary of @ffmpeg-installer, swagger-ui's static assets.
  */
-export const EXTERNAL_PACKAGES = [
+const EXTERNAL_PACKAGES = [
   '@whiskeysockets/baileys',
   'libsignal',
   'whatsapp-rust-bridge',
@@ -33,7 +33,6 @@ export const EXTERNAL_PACKAGES = [
   'pino',
   'pino-pretty',
   '@ffmpeg-installer/ffmpeg',
-  'fluent-ffmpeg',
   '@fastify/swagger-ui',
 ]
 
