@@ -86,6 +86,12 @@ export class Relay {
       device.offlineQueue.push(node)
       return
     }
+    this.sendKept(connection, node)
+    if (this.ctx.faults.takeDuplicate(deviceKey(device))) connection.send(node)
+  }
+
+  /** Sends a stanza the device must answer, and keeps it until it does (see `unanswered`). */
+  private sendKept(connection: Connection, node: BinaryNode): void {
     connection.send(node)
     const key = node.tag === 'message' ? node.attrs.id : node.tag === 'receipt' && node.attrs.type === 'retry' && node.attrs.id ? retryKey(node.attrs.id) : undefined
     if (key) {
@@ -93,7 +99,6 @@ export class Relay {
       pending.set(key, node)
       this.unanswered.set(connection, pending)
     }
-    if (this.ctx.faults.takeDuplicate(deviceKey(device))) connection.send(node)
   }
 
   /** The device answered these message ids (receipt of any type, or an ack/nack): the server may forget them. */
@@ -120,10 +125,13 @@ export class Relay {
     return nodes.length
   }
 
-  /** Sends everything queued while the device was away, then `<ib><offline count>` (socket.js:832-841). */
+  /**
+   * Sends everything queued while the device was away, then `<ib><offline count>` (socket.js:832-841). Kept until
+   * answered like any delivery: a connection that ends mid-backlog gets it again at the next login.
+   */
   flushOffline(device: Device, connection: Connection): number {
     const queued = device.offlineQueue.splice(0)
-    for (const node of queued) connection.send({ ...node, attrs: { ...node.attrs, offline: '1' } })
+    for (const node of queued) this.sendKept(connection, { ...node, attrs: { ...node.attrs, offline: '1' } })
     connection.send({ tag: 'ib', attrs: { from: 's.whatsapp.net' }, content: [{ tag: 'offline', attrs: { count: `${queued.length}` } }] })
     return queued.length
   }
