@@ -4,7 +4,7 @@
  *
  * Why a bundle rather than tsc's file per module: Node resolves, reads and compiles every ES module file on its own,
  * and Kysely, TypeBox and Fastify are hundreds of small files. Bundled, importing them costs 33 ms instead of 240 ms
- * (Kysely), 34 instead of 190 (TypeBox), 110 instead of 190 (Fastify); cold start to ready 2.0 → 1.45 s before any
+ * (Kysely), 34 instead of 190 (TypeBox), 110 instead of 190 (Fastify); cold start to ready 2.0 → 1.55 s before any
  * other change (bench/startup.ts).
  *
  * Run: `npx tsx scripts/build.ts [outdir]` (default dist/).

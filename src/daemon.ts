@@ -128,7 +128,7 @@ export async function createDaemon(config: Config, logger: Logger): Promise<Daem
     async listen() {
       // With instances to restore, their supervisors (which need Baileys) must exist before the first request asks
       // for them. With none, the server answers first and Baileys loads behind it, for the first instance created.
-      const restore = instances.list().length > 0
+      const restore = !instances.isEmpty()
       if (restore) await whatsapp.load()
       const address = await app.listen({ port: config.port, host: config.host })
       events.start()

@@ -49,6 +49,11 @@ export class InstanceRepository {
     return this.byId.get(id) as Instance | undefined
   }
 
+  /** Whether there is any instance at all (boot asks, before anything else reads the table). */
+  isEmpty(): boolean {
+    return this.db.sqlite.prepare('SELECT 1 FROM instances LIMIT 1').get() === undefined
+  }
+
   list(filter: { tenantId?: string } = {}): Instance[] {
     let query = this.db.qb.selectFrom('instances').selectAll().orderBy('created_at').orderBy('id')
     if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId)
