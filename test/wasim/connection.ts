@@ -10,7 +10,8 @@ import { NoiseResponder, type ClientFinish } from './noise.js'
 import type { CertAuthority } from './certs.js'
 import type { Device } from './accounts.js'
 
-export type ConnectionState = 'handshake' | 'open' | 'closed'
+/** `ending`: the server said its last word (a stream error, a failure); it sends and handles nothing more. */
+export type ConnectionState = 'handshake' | 'open' | 'ending' | 'closed'
 
 export interface ConnectionEvents {
   handshake: [ClientFinish]
@@ -52,6 +53,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.state !== 'open' || this.frozen) return
     const plaintext = encodeBinaryNode(node)
     this.socket.send(encodeFrame(this.noise.cipher.encrypt(plaintext)))
+  }
+
+  /**
+   * Ends the stream from the server's side: `last` is the final node sent, after which nothing the client sends is
+   * handled (an XMPP stream error ends the stream), so a receipt racing the 440 is not heard, as on the real server.
+   * The socket closes after `closeAfterMs` unless the client closes it first, as Baileys does on a stream error.
+   */
+  end(last: BinaryNode, closeAfterMs: number): void {
+    this.send(last)
+    if (this.state === 'open') this.state = 'ending'
+    setTimeout(() => this.close(), closeAfterMs).unref()
   }
 
   close(): void {

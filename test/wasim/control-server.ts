@@ -33,7 +33,7 @@ class HttpError extends Error {
 }
 
 const FAULTS = new Set([
-  'freeze', 'unfreeze', 'streamError', 'streamEnd', 'failureNextLogin', 'dropAcks', 'ackError', 'delayReceipts',
+  'freeze', 'unfreeze', 'freezeNextLogin', 'streamError', 'streamEnd', 'failureNextLogin', 'dropAcks', 'ackError', 'delayReceipts',
   'dropReceipts', 'duplicateNextDelivery', 'corruptNextFrom', 'corruptNextTo', 'failUploads', 'expireQr'
 ])
 

@@ -22,6 +22,7 @@ export type StreamErrorCode = 515 | 503 | 401 | 440 | 500
 
 export class Faults {
   private readonly failNextLogin = new Map<string, number>()
+  private readonly freezeAtLogin = new Set<string>()
   private readonly droppedAcks = new Map<string, number>()
   private readonly ackErrors = new Map<string, { code: number; remaining: number }>()
   private readonly duplicates = new Map<string, number>()
@@ -59,6 +60,15 @@ export class Faults {
   /** The device's next login is answered with `<failure reason=…/>` (socket.js:798-801). */
   failureNextLogin(deviceJid: string, reason = 401): void {
     this.failNextLogin.set(this.target.deviceKey(deviceJid), reason)
+  }
+
+  /**
+   * The device's next login is frozen the moment the server has handed over its offline backlog: the backlog goes
+   * out, nothing the client answers reaches the server. Unlike `freeze` after a `login` event, no receipt can slip
+   * in first, however late the test gets to run.
+   */
+  freezeNextLogin(deviceJid: string): void {
+    this.freezeAtLogin.add(this.target.deviceKey(deviceJid))
   }
 
   /** The next `n` message stanzas from the device get no server ack. */
@@ -115,6 +125,10 @@ export class Faults {
     const reason = this.failNextLogin.get(deviceKey)
     this.failNextLogin.delete(deviceKey)
     return reason
+  }
+
+  takeFreezeAtLogin(deviceKey: string): boolean {
+    return this.freezeAtLogin.delete(deviceKey)
   }
 
   takeAckFault(deviceKey: string): { drop: true } | { error: number } | undefined {

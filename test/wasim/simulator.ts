@@ -263,14 +263,13 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
   }
 
   /**
-   * Sends a terminal stanza (stream:error, failure, xmlstreamend) and lets the client close; the server
-   * closes after a grace period. Closing at once would race the client's async frame decoding and turn
+   * Sends a terminal stanza (stream:error, failure, xmlstreamend), handles nothing more, and lets the client close;
+   * the server closes after a grace period. Closing at once would race the client's async frame decoding and turn
    * every code into 428 (socket.js:676-681).
    */
   kick(connection: Connection, node: BinaryNode): void {
-    connection.send(node)
     this.detach(connection)
-    setTimeout(() => connection.close(), this.kickCloseMs).unref()
+    connection.end(node, this.kickCloseMs)
   }
 
   onKeysUploaded(device: Device): void {
@@ -433,6 +432,7 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
       attrs: { t: unixNow(), props: '1', creation: unixNow(), location: 'wasim', lid: device.account.lidDeviceJid(device.id) }
     })
     const offlineCount = this.relay.flushOffline(device, connection)
+    if (this.faults.takeFreezeAtLogin(`${phone}:${deviceId}`)) connection.frozen = true
     this.emit('login', { deviceJid: jid, connectionId: connection.id, offlineCount })
     this.sendHistoryBootstrapIfDue(device)
   }
