@@ -17,7 +17,7 @@
  *  2. Inbound WhatsApp message → webhook 2xx latency at a fixed offered rate (default 1,000 messages/s). Three
  *     processes: the simulator (bench/lib/bench-sim.ts: its customers' real Signal sessions encrypt the messages
  *     before each run, the simulator relays them on schedule as WhatsApp does), the daemon (compiled src/main.ts,
- *     production defaults — WEBHOOK_CONCURRENCY_PER_ENDPOINT 4 —, its real Baileys socket decrypts, journals,
+ *     production defaults — WEBHOOK_CONCURRENCY_PER_ENDPOINT 16 —, its real Baileys socket decrypts, journals,
  *     records and delivers), and this process, which only runs the webhook receiver.
  *     Then the baseline: the daemon stops and bench/lib/bare-baileys-child.ts opens the same sessions in bare Baileys
  *     sockets, which get the same traffic and only decrypt, send the receipt and emit `messages.upsert` (its time is

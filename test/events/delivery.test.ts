@@ -134,9 +134,11 @@ describe('delivery worker: retries, 410, 4xx, manual retry, rotation, isolation'
     await createHook(dead.url, ['message.inbound'], { instance_id: inst.id })
     await createHook(alive.url, ['message.inbound'], { instance_id: inst.id })
     const customer = h.sim.createCustomer({ phone: '5544998765402', pushName: 'Joana' })
+    // More messages than the dead receiver has slots: the bound is reached.
+    const count = h.config.webhooks.perEndpointConcurrency + 4
     const ids: string[] = []
-    for (let i = 0; i < 12; i++) ids.push((await customer.sendText(inst.phone.phone, `msg ${i}`)).id)
-    await alive.waitForCount(12, (q) => ids.includes(q.json?.data?.wa_message_id))
+    for (let i = 0; i < count; i++) ids.push((await customer.sendText(inst.phone.phone, `msg ${i}`)).id)
+    await alive.waitForCount(count, (q) => ids.includes(q.json?.data?.wa_message_id))
     // every message was acknowledged to WhatsApp (receipt back to the sender) despite the dead receiver
     for (const id of ids) await customer.waitForReceipt((rc) => rc.ids.includes(id))
     expect(dead.requests.length).toBeLessThanOrEqual(h.config.webhooks.perEndpointConcurrency)
