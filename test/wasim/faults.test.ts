@@ -56,6 +56,43 @@ describe('fault injection produces the close codes of doc §7', () => {
     client.end()
   })
 
+  /** Pairs a client, ends it, and has a customer write while it is away: the message waits in the offline queue. */
+  async function awayWithBacklog(customerPhone: string) {
+    const customer = sim.createCustomer({ phone: customerPhone })
+    const phone = newPhone()
+    const { client, deviceJid } = await pairClient(sim, phone)
+    client.end()
+    await sim.waitFor('close', c => c.deviceJid === deviceJid)
+    const { id } = await customer.sendText(phone.phone, 'while away')
+    return { client, deviceJid, id }
+  }
+
+  it('freezeNextLogin: the backlog goes out, the receipt is never heard, and the next login gets the message again', async () => {
+    const { client, deviceJid, id } = await awayWithBacklog('5511988880600')
+    sim.faults.freezeNextLogin(deviceJid)
+    const frozen = connectClient(sim, client.auth, { keepAliveIntervalMs: 500 })
+    // The client decrypts it and sends its receipt; the server reads that while frozen and drops it.
+    await frozen.waitForEvent('messages.upsert', u => u.messages.some(m => m.key.id === id))
+    expect(await frozen.waitForClose(8000)).toBe(DisconnectReason.connectionLost)
+    const relogin = sim.waitFor('login', e => e.deviceJid === deviceJid)
+    const again = connectClient(sim, client.auth)
+    expect((await relogin).offlineCount).toBe(1)
+    again.end()
+  }, 10_000)
+
+  it('a stream error ends the stream: a receipt racing the 440 is not heard, and the next login gets the message again', async () => {
+    const { client, deviceJid, id } = await awayWithBacklog('5511988880601')
+    const replaced = connectClient(sim, client.auth)
+    // In the same turn as the client's upsert: its receipt is on the wire, not yet read by the server.
+    await replaced.waitForEvent('messages.upsert', u => u.messages.some(m => m.key.id === id))
+    sim.faults.streamError(deviceJid, 440)
+    expect(await replaced.waitForClose()).toBe(DisconnectReason.connectionReplaced)
+    const relogin = sim.waitFor('login', e => e.deviceJid === deviceJid)
+    const again = connectClient(sim, client.auth)
+    expect((await relogin).offlineCount).toBe(1)
+    again.end()
+  })
+
   it('failure 401 on the next login', async () => {
     const { client, deviceJid } = await pairClient(sim, newPhone())
     client.end()
