@@ -205,12 +205,28 @@ function opusHead(ogg: Buffer) {
   return { magic: head.toString('latin1', 0, 8), version: head[8], channels: head[9], inputRate: head.readUInt32LE(12) }
 }
 
+/**
+ * Duration in ms of an Opus packet, from its TOC byte (RFC 6716 §3.1): the configuration gives the frame size, the
+ * code the number of frames (code 3 counts them in the next byte).
+ */
+function opusPacketMs(packet: Buffer): number {
+  const toc = packet[0] ?? 0
+  const config = toc >> 3
+  const frameMs =
+    config < 12 ? [10, 20, 40, 60][config % 4]! : config < 16 ? [10, 20][config % 2]! : [2.5, 5, 10, 20][config % 4]!
+  const code = toc & 3
+  const frames = code === 0 ? 1 : code < 3 ? 2 : (packet[1] ?? 0) & 0x3f
+  return frameMs * frames
+}
+
 describe('prepareMedia: voice', () => {
   it('converts to OGG/Opus mono 48 kHz with ptt, seconds and a 64-sample waveform', async () => {
     const m = await prepareMedia('voice', b64(f.wav), limits)
     expect(m).toMatchObject({ kind: 'voice', mimetype: 'audio/ogg; codecs=opus', ptt: true, seconds: 2 })
     expect(m.bytes.toString('latin1', 0, 4)).toBe('OggS')
     expect(opusHead(m.bytes)).toEqual({ magic: 'OpusHead', version: 1, channels: 1, inputRate: 48000 })
+    // 60 ms packets (VOICE_OPUS_ARGS): a third of the encoder's per-packet work of the 20 ms default.
+    expect(new Set(oggPackets(m.bytes).slice(2).map(opusPacketMs))).toEqual(new Set([60]))
     const waveform = m.waveform ?? new Uint8Array()
     expect(waveform).toHaveLength(64)
     expect(Math.max(...waveform)).toBe(100)
