@@ -27,6 +27,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import BetterSqlite3 from 'better-sqlite3'
 import sharp from 'sharp'
 import { spawnDaemon, type ChildDaemon } from '../test/helpers/child-daemon.js'
 import { adminHeaders, basicAuth, testEnv } from '../test/helpers/harness.js'
@@ -834,7 +835,10 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       const got = inboundEvents.get(m.waId) ?? []
       if (got.length === 0) {
         tally.inbound.lost++
-        problem(`LOST: customer ${m.customer.phone} → instance ${m.instance.index} "${m.text}" (${m.waId}) never reached the webhook receiver`)
+        problem(
+          `LOST: customer ${m.customer.phone} → instance ${m.instance.index} "${m.text}" (${m.waId}) never reached the webhook receiver\n` +
+            inboundTrail(m.waId, path.join(dir, 'data', 'gateway.db'), sim!, spawned),
+        )
         continue
       }
       tally.inbound.received++
@@ -902,6 +906,42 @@ function contentMismatch(a: Accepted, m: ReceivedMessage): string | undefined {
   if (doc.caption !== a.text) return `caption ${JSON.stringify(doc.caption)}, sent ${JSON.stringify(a.text)}`
   const sha = doc.fileSha256 ? Buffer.from(doc.fileSha256).toString('base64') : undefined
   return sha === a.sha256 ? undefined : `fileSha256 ${sha}, sent ${a.sha256}`
+}
+
+/**
+ * Where a lost inbound message got to, for the failure report: what the daemon's database holds of it (message row,
+ * journal row, events and their deliveries), and every simulator event and daemon log line that names it.
+ */
+function inboundTrail(waId: string, dbFile: string, sim: WaSimulator, daemons: readonly ChildDaemon[]): string {
+  const lines: string[] = []
+  try {
+    const db = new BetterSqlite3(dbFile, { readonly: true, fileMustExist: true })
+    try {
+      const rows = (sql: string, ...args: unknown[]) => JSON.stringify(db.prepare(sql).all(...args))
+      lines.push(`    db message rows: ${rows('SELECT direction, type, status, created_at FROM messages WHERE wa_message_id = ?', waId)}`)
+      lines.push(`    db journal rows: ${rows('SELECT created_at FROM inbound_journal WHERE wa_message_id = ?', waId)}`)
+      lines.push(
+        `    db events and deliveries: ${rows(
+          `SELECT e.type, e.dedupe_key, d.sink_kind, d.status, d.attempts, d.last_status, d.last_error, d.attempt_log
+           FROM events e LEFT JOIN deliveries d ON d.event_id = e.id WHERE e.dedupe_key LIKE ?`,
+          `%:${waId}:%`,
+        )}`,
+      )
+    } finally {
+      db.close()
+    }
+  } catch (err) {
+    lines.push(`    db: ${(err as Error).message}`)
+  }
+  const start = sim.eventLog[0]?.at ?? 0
+  for (const e of sim.eventLog) {
+    const payload = JSON.stringify(e.payload)
+    if (payload.includes(waId)) lines.push(`    sim +${e.at - start} ms ${e.name} ${payload.slice(0, 300)}`)
+  }
+  daemons.forEach((d, i) => {
+    for (const l of d.logs) if (JSON.stringify(l).includes(waId)) lines.push(`    daemon ${i + 1}: ${JSON.stringify(l).slice(0, 300)}`)
+  })
+  return lines.slice(0, 60).join('\n')
 }
 
 function verifySignatures(r: ReceivedRequest, secret: string): boolean {
