@@ -57,6 +57,7 @@ export class InboundRecording {
     journal: Statement
     unjournal: Statement
     leftovers: Statement
+    known: Statement
     tenant: Statement
     existing: Statement
     insertMessage: Statement
@@ -77,6 +78,9 @@ export class InboundRecording {
       leftovers: sqlite.prepare(
         `SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE instance_id = ? AND created_at <= ? ORDER BY created_at, rowid`,
       ),
+      known: sqlite.prepare(`
+        SELECT EXISTS (SELECT 1 FROM inbound_journal WHERE instance_id = ? AND wa_message_id = ?)
+          OR EXISTS (SELECT 1 FROM messages WHERE instance_id = ? AND wa_message_id = ?)`).pluck(),
       tenant: sqlite.prepare(`SELECT tenant_id FROM instances WHERE id = ?`),
       existing: sqlite.prepare(`SELECT id, type FROM messages WHERE instance_id = ? AND wa_message_id = ? AND direction = ?`),
       insertMessage: sqlite.prepare(`
@@ -95,6 +99,7 @@ export class InboundRecording {
       journal: (entry) => {
         this.stmt.journal.run(instanceId, entry.waMessageId, JSON.stringify(entry.stanza), entry.plaintext, this.now())
       },
+      knows: (waMessageId) => this.stmt.known.get(instanceId, waMessageId, instanceId, waMessageId) === 1,
       leftovers: (journaledBy = Number.MAX_SAFE_INTEGER) =>
         (this.stmt.leftovers.all(instanceId, journaledBy) as Array<{ wa_message_id: string; stanza: string; plaintext: Buffer }>).map(
           (r): JournalEntry => ({ waMessageId: r.wa_message_id, stanza: JSON.parse(r.stanza) as StoredStanza, plaintext: r.plaintext }),

@@ -27,6 +27,8 @@ export interface InboundRecorder {
   journal(entry: JournalEntry): void
   /** Journal entries whose upsert was never recorded (the process died in between), or those journaled by then. */
   leftovers(journaledBy?: number): JournalEntry[]
+  /** Whether a message of this WhatsApp id is journaled or recorded (synchronous, like `journal`). */
+  knows(waMessageId: string): boolean
 }
 
 type DecryptArgs = { jid: string; type: 'pkmsg' | 'msg'; ciphertext: Uint8Array }
@@ -65,8 +67,13 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
   const repository = sock.signalRepository
   const decrypt = repository.decryptMessage.bind(repository)
   repository.decryptMessage = async (args: DecryptArgs) => {
-    const plaintext = await decrypt(args)
     const node = stanzaOf.get(args.ciphertext)
+    let plaintext: Uint8Array
+    try {
+      plaintext = await decrypt(args)
+    } catch (err) {
+      throw askForRetryIfUnknown(err, node, recorder)
+    }
     if (node && node.attrs.category !== 'peer' && node.attrs.id) {
       const enc = (node.content as BinaryNode[]).find((c) => c.content === args.ciphertext)
       recorder.journal({
@@ -129,6 +136,25 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
   // What a crash left in the journal, before this socket's first frame.
   void replay()
 }
+
+/**
+ * libsignal's "Key used already or never filled": the stanza's message key was spent. Baileys takes that for a
+ * duplicate and nacks it with 487, asking for no retry (Socket/messages-recv.js:1300-1303), so the server forgets it.
+ * Right for a message we hold; but a kill -9 between Baileys committing the advanced Signal session and our journal
+ * insert spends the key of a message we never stored, and its redelivery fails the same way: the message would be
+ * lost (the soak found one, test/events/spent-key.test.ts reproduces it). For an id we do not know, the error is
+ * renamed so that Baileys takes its path for undecryptable messages instead: a retry receipt and a nack 500
+ * (messages-recv.js:1370-1388), and the sender encrypts the message again on a fresh session.
+ */
+function askForRetryIfUnknown(err: unknown, node: BinaryNode | undefined, recorder: InboundRecorder): unknown {
+  const id = node?.attrs.id
+  if (!(err instanceof Error) || err.message !== KEY_SPENT || !id || node.attrs.category === 'peer' || recorder.knows(id)) return err
+  return new Error(`${KEY_SPENT_UNRECORDED}: ${err.message}`, { cause: err })
+}
+
+/** MISSING_KEYS_ERROR_TEXT (Utils/decode-wa-message.js:29), libsignal's SessionCipher text. */
+const KEY_SPENT = 'Key used already or never filled'
+export const KEY_SPENT_UNRECORDED = 'message key spent but the message was never recorded; asking the sender to resend'
 
 const JOURNAL_SWEEP_MS = 60_000
 const REPLAY_FIRST_DELAY_MS = 1_000

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest'
+import type { InboundRecorder } from '../../src/whatsapp/inbound-listener.js'
+import { KEY_SPENT_UNRECORDED } from '../../src/whatsapp/inbound-listener.js'
+import { startHarness } from '../helpers/harness.js'
+import { TestReceiver } from '../helpers/receiver.js'
+import { interceptRecording } from '../helpers/recording.js'
+
+/**
+ * A kill -9 between Baileys committing the advanced Signal session and the journal insert leaves a message whose key
+ * is spent and which the daemon never stored; the server redelivers it at the next login. Found by the soak under
+ * load: Baileys nacked the redelivery with 487 (a duplicate, no retry asked) and the message was lost.
+ * Reproduced here without a kill: the server delivers the stanza twice; the first copy decrypts (the key is spent)
+ * but its journal entry and its upsert are dropped, as the crash would; the second copy meets the spent key.
+ */
+describe('a redelivered message whose key was spent but which was never stored', () => {
+  it('is asked for again (retry receipt) and arrives, with the undecryptable stub reported first', async () => {
+    const core = await TestReceiver.start()
+    const h = await startHarness({ env: { PLIXA_CORE_URL: core.url, PLIXA_CORE_SECRET: 'env-core-secret-0123456789' } })
+    try {
+      // The journal of every socket drops one entry while `crashing` is set.
+      const recording = h.daemon.events.recording
+      const forInstance = recording.forInstance.bind(recording)
+      let crashing = false
+      recording.forInstance = (instanceId): InboundRecorder => {
+        const recorder = forInstance(instanceId)
+        return {
+          ...recorder,
+          journal: (entry) => {
+            if (crashing) crashing = false
+            else recorder.journal(entry)
+          },
+        }
+      }
+      const inst = await h.pairNewInstance()
+      const customer = h.sim.createCustomer({ phone: '5544998765477', pushName: 'Rui' })
+      let dropped = 0
+      interceptRecording(h, (messages, next) => {
+        if (dropped === 0 && messages.some((m) => m.text === 'spent key')) {
+          dropped++
+          return Promise.resolve()
+        }
+        return next()
+      })
+      const device = inst.phone.linkedDevices()[0] ?? ''
+      h.sim.faults.duplicateNextDelivery(device, 1)
+      crashing = true
+      const retry = h.sim.waitFor('receipt', (r) => r.type === 'retry' && r.from === device, 10_000)
+      const { id } = await customer.sendText(inst.phone.phone, 'spent key')
+
+      expect((await retry).ids).toContain(id)
+      const arrived = await core.waitFor((r) => r.json?.data?.wa_message_id === id && r.json.data.type === 'text')
+      expect(arrived.json.data).toMatchObject({ text: 'spent key', recovered: true, phone: customer.phone })
+      const stub = core.requests.find((r) => r.json?.data?.wa_message_id === id && r.json.data.type === 'undecryptable')
+      expect(stub?.json.data.undecryptable.reason).toContain(KEY_SPENT_UNRECORDED)
+      expect(dropped).toBe(1)
+    } finally {
+      await h.close()
+      await core.close()
+    }
+  })
+})
