@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { startHarness } from '../helpers/harness.js'
 import { TestReceiver } from '../helpers/receiver.js'
-import { interceptRecording } from '../helpers/recording.js'
+import { swallowFirstUpsertOf } from '../helpers/recording.js'
 
 describe('inbound journal sweep', () => {
   it('replays, while the socket stays up, a journaled message whose upsert never reached the recorder', async () => {
@@ -14,17 +14,10 @@ describe('inbound journal sweep', () => {
       const customer = h.sim.createCustomer({ phone: '5544998765499', pushName: 'Eli' })
       // Baileys swallowing the upsert (a history set folding it in, a buffered delete): the recorder never hears of
       // it, nothing fails, so only the sweep can find the journal row.
-      let swallowed = 0
-      interceptRecording(h, (messages, next) => {
-        if (swallowed === 0 && messages.some((m) => m.text === 'swallowed upsert')) {
-          swallowed++
-          return Promise.resolve()
-        }
-        return next()
-      })
+      const swallowed = swallowFirstUpsertOf(h, 'swallowed upsert')
       const { id } = await customer.sendText(inst.phone.phone, 'swallowed upsert')
       const req = await core.waitFor((r) => r.json?.data?.wa_message_id === id)
-      expect(swallowed).toBe(1)
+      expect(swallowed()).toBe(1)
       expect(req.json.data).toMatchObject({ text: 'swallowed upsert', phone: customer.phone, push_name: 'Eli' })
       const left = h.daemon.db.sqlite.prepare('SELECT COUNT(*) FROM inbound_journal WHERE wa_message_id = ?').pluck().get(id)
       expect(left).toBe(0)

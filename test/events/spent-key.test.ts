@@ -3,7 +3,7 @@ import type { InboundRecorder } from '../../src/whatsapp/inbound-listener.js'
 import { KEY_SPENT_UNRECORDED } from '../../src/whatsapp/inbound-listener.js'
 import { startHarness } from '../helpers/harness.js'
 import { TestReceiver } from '../helpers/receiver.js'
-import { interceptRecording } from '../helpers/recording.js'
+import { swallowFirstUpsertOf } from '../helpers/recording.js'
 
 /**
  * A kill -9 between Baileys committing the advanced Signal session and the journal insert leaves a message whose key
@@ -33,14 +33,7 @@ describe('a redelivered message whose key was spent but which was never stored',
       }
       const inst = await h.pairNewInstance()
       const customer = h.sim.createCustomer({ phone: '5544998765477', pushName: 'Rui' })
-      let dropped = 0
-      interceptRecording(h, (messages, next) => {
-        if (dropped === 0 && messages.some((m) => m.text === 'spent key')) {
-          dropped++
-          return Promise.resolve()
-        }
-        return next()
-      })
+      const dropped = swallowFirstUpsertOf(h, 'spent key')
       const device = inst.phone.linkedDevices()[0] ?? ''
       h.sim.faults.duplicateNextDelivery(device, 1)
       crashing = true
@@ -52,7 +45,7 @@ describe('a redelivered message whose key was spent but which was never stored',
       expect(arrived.json.data).toMatchObject({ text: 'spent key', recovered: true, phone: customer.phone })
       const stub = core.requests.find((r) => r.json?.data?.wa_message_id === id && r.json.data.type === 'undecryptable')
       expect(stub?.json.data.undecryptable.reason).toContain(KEY_SPENT_UNRECORDED)
-      expect(dropped).toBe(1)
+      expect(dropped()).toBe(1)
     } finally {
       await h.close()
       await core.close()

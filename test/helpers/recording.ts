@@ -14,3 +14,19 @@ export function interceptRecording(h: Harness, intercept: (messages: InboundMess
     recording.record = original
   }
 }
+
+/**
+ * Baileys swallowing one upsert, or a crash before it was recorded: the first upsert with a message of this text
+ * never reaches the recording; later ones do. Answers how many were swallowed so far.
+ */
+export function swallowFirstUpsertOf(h: Harness, text: string): () => number {
+  let swallowed = 0
+  interceptRecording(h, (messages, next) => {
+    if (swallowed === 0 && messages.some((m) => m.text === text)) {
+      swallowed++
+      return Promise.resolve()
+    }
+    return next()
+  })
+  return () => swallowed
+}
