@@ -1,4 +1,4 @@
-import { cleanMessage, decryptMessageNode, type BinaryNode, type WAMessage } from '@whiskeysockets/baileys'
+import { cleanMessage, decryptMessageNode, MISSING_KEYS_ERROR_TEXT, type BinaryNode, type WAMessage } from '@whiskeysockets/baileys'
 import type { Logger } from '../logger.js'
 import type { WaConnection } from './connection.js'
 import { normaliseMessage, type InboundMessage } from './inbound.js'
@@ -68,16 +68,18 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
   const decrypt = repository.decryptMessage.bind(repository)
   repository.decryptMessage = async (args: DecryptArgs) => {
     const node = stanzaOf.get(args.ciphertext)
+    // The id of a message the journal holds (peer messages, our own devices' protocol traffic, are not journaled).
+    const waMessageId = node && node.attrs.category !== 'peer' ? node.attrs.id : undefined
     let plaintext: Uint8Array
     try {
       plaintext = await decrypt(args)
     } catch (err) {
-      throw askForRetryIfUnknown(err, node, recorder)
+      throw askForRetryIfUnknown(err, waMessageId, recorder)
     }
-    if (node && node.attrs.category !== 'peer' && node.attrs.id) {
+    if (node && waMessageId) {
       const enc = (node.content as BinaryNode[]).find((c) => c.content === args.ciphertext)
       recorder.journal({
-        waMessageId: node.attrs.id,
+        waMessageId,
         stanza: { attrs: { ...node.attrs }, enc: { ...(enc?.attrs ?? {}) } },
         plaintext: Buffer.from(plaintext),
       })
@@ -138,22 +140,19 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
 }
 
 /**
- * libsignal's "Key used already or never filled": the stanza's message key was spent. Baileys takes that for a
- * duplicate and nacks it with 487, asking for no retry (Socket/messages-recv.js:1300-1303), so the server forgets it.
- * Right for a message we hold; but a kill -9 between Baileys committing the advanced Signal session and our journal
+ * libsignal's "Key used already or never filled" (MISSING_KEYS_ERROR_TEXT, Utils/decode-wa-message.js:29): the
+ * stanza's message key was spent. Baileys takes that for a duplicate and nacks it with 487, asking for no retry
+ * (Socket/messages-recv.js:1300-1303), so the server forgets it. Right for a message we hold; but a kill -9 between Baileys committing the advanced Signal session and our journal
  * insert spends the key of a message we never stored, and its redelivery fails the same way: the message would be
  * lost (the soak found one, test/events/spent-key.test.ts reproduces it). For an id we do not know, the error is
  * renamed so that Baileys takes its path for undecryptable messages instead: a retry receipt and a nack 500
  * (messages-recv.js:1370-1388), and the sender encrypts the message again on a fresh session.
  */
-function askForRetryIfUnknown(err: unknown, node: BinaryNode | undefined, recorder: InboundRecorder): unknown {
-  const id = node?.attrs.id
-  if (!(err instanceof Error) || err.message !== KEY_SPENT || !id || node.attrs.category === 'peer' || recorder.knows(id)) return err
+function askForRetryIfUnknown(err: unknown, waMessageId: string | undefined, recorder: InboundRecorder): unknown {
+  if (!(err instanceof Error) || err.message !== MISSING_KEYS_ERROR_TEXT || !waMessageId || recorder.knows(waMessageId)) return err
   return new Error(`${KEY_SPENT_UNRECORDED}: ${err.message}`, { cause: err })
 }
 
-/** MISSING_KEYS_ERROR_TEXT (Utils/decode-wa-message.js:29), libsignal's SessionCipher text. */
-const KEY_SPENT = 'Key used already or never filled'
 export const KEY_SPENT_UNRECORDED = 'message key spent but the message was never recorded; asking the sender to resend'
 
 const JOURNAL_SWEEP_MS = 60_000

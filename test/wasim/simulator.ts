@@ -415,7 +415,8 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
     const deviceId = payload.device ?? 0
     const device = this.registry.get(phone)?.devices.get(deviceId)
     const jid = device ? device.account.pnDeviceJid(deviceId) : `${phone}:${deviceId}@s.whatsapp.net`
-    const forced = this.faults.takeLoginFailure(`${phone}:${deviceId}`)
+    const key = `${phone}:${deviceId}`
+    const forced = this.faults.takeLoginFailure(key)
     if (!device || device.kind !== 'companion' || !device.noiseKey?.equals(clientStatic) || forced !== undefined) {
       const reason = forced ?? 401
       this.kick(connection, { tag: 'failure', attrs: { reason: `${reason}`, location: 'wasim' } })
@@ -432,7 +433,7 @@ export class WaSimulator extends EventEmitter implements SimContext, FaultTarget
       attrs: { t: unixNow(), props: '1', creation: unixNow(), location: 'wasim', lid: device.account.lidDeviceJid(device.id) }
     })
     const offlineCount = this.relay.flushOffline(device, connection)
-    if (this.faults.takeFreezeAtLogin(`${phone}:${deviceId}`)) connection.frozen = true
+    if (this.faults.takeFreezeAtLogin(key)) connection.frozen = true
     this.emit('login', { deviceJid: jid, connectionId: connection.id, offlineCount })
     this.sendHistoryBootstrapIfDue(device)
   }
