@@ -837,7 +837,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         tally.inbound.lost++
         problem(
           `LOST: customer ${m.customer.phone} → instance ${m.instance.index} "${m.text}" (${m.waId}) never reached the webhook receiver\n` +
-            inboundTrail(m.waId, path.join(dir, 'data', 'gateway.db'), sim!, spawned),
+            inboundTrail(m.waId, dir, sim!, spawned),
         )
         continue
       }
@@ -909,17 +909,28 @@ function contentMismatch(a: Accepted, m: ReceivedMessage): string | undefined {
 }
 
 /**
- * Where a lost inbound message got to, for the failure report: what the daemon's database holds of it (message row,
- * journal row, events and their deliveries), and every simulator event and daemon log line that names it.
+ * Where a lost inbound message got to, for the failure report: what the daemon's files hold of it (message row,
+ * events and their deliveries in the database, journal entries in the session files), and every simulator event and
+ * daemon log line that names it. `dir` is the daemon's working directory (data/, sessions/).
  */
-function inboundTrail(waId: string, dbFile: string, sim: WaSimulator, daemons: readonly ChildDaemon[]): string {
+function inboundTrail(waId: string, dir: string, sim: WaSimulator, daemons: readonly ChildDaemon[]): string {
   const lines: string[] = []
+  const sessionsDir = path.join(dir, 'sessions')
+  for (const file of fs.readdirSync(sessionsDir).filter((f) => f.endsWith('.db'))) {
+    try {
+      const session = new BetterSqlite3(path.join(sessionsDir, file), { readonly: true, fileMustExist: true })
+      const at = session.prepare('SELECT created_at FROM inbound_journal WHERE wa_message_id = ?').pluck().all(waId)
+      session.close()
+      if (at.length > 0) lines.push(`    journal entry in ${file}: ${JSON.stringify(at)}`)
+    } catch (err) {
+      lines.push(`    ${file}: ${(err as Error).message}`)
+    }
+  }
   try {
-    const db = new BetterSqlite3(dbFile, { readonly: true, fileMustExist: true })
+    const db = new BetterSqlite3(path.join(dir, 'data', 'gateway.db'), { readonly: true, fileMustExist: true })
     try {
       const rows = (sql: string, ...args: unknown[]) => JSON.stringify(db.prepare(sql).all(...args))
       lines.push(`    db message rows: ${rows('SELECT direction, type, status, created_at FROM messages WHERE wa_message_id = ?', waId)}`)
-      lines.push(`    db journal rows: ${rows('SELECT created_at FROM inbound_journal WHERE wa_message_id = ?', waId)}`)
       lines.push(
         `    db events and deliveries: ${rows(
           `SELECT e.type, e.dedupe_key, d.sink_kind, d.status, d.attempts, d.last_status, d.last_error, d.attempt_log

@@ -45,6 +45,7 @@ export interface Schema {
     source: string | null
     error: string | null
   }
+  /** Only entries an earlier version left: the journal now lives in each instance's session file (inbound-journal.ts). */
   inbound_journal: { instance_id: string; wa_message_id: string; stanza: string; plaintext: Buffer; created_at: number }
 }
 

@@ -2,7 +2,8 @@ import type { Statement } from 'better-sqlite3'
 import type { Database } from '../db/database.js'
 import type { Outbox } from '../events/outbox.js'
 import type { InboundMessage } from '../whatsapp/inbound.js'
-import type { InboundRecorder, JournalEntry, StoredStanza } from '../whatsapp/inbound-listener.js'
+import type { JournalEntry, StoredStanza } from '../whatsapp/inbound-journal.js'
+import type { InboundRecorder } from '../whatsapp/inbound-listener.js'
 import type { MediaLinks } from './media-links.js'
 import type { InboundMediaStore, MediaFileRow } from './media-store.js'
 import { timeOrderedId } from '../ids.js'
@@ -33,7 +34,8 @@ interface NewMessageRow {
 
 /**
  * The durable side of inbound messages: for each upsert the message row, its event and (through Outbox.append) one
- * delivery row per subscribed sink, in one transaction that also deletes the upsert's journal rows.
+ * delivery row per subscribed sink, in one transaction. (The journal of decrypted stanzas is in the instance's
+ * session file, inbound-journal.ts: the listener deletes the entries once this transaction committed.)
  *
  * Upserts are recorded in the database's group commit: those that arrive in one event-loop turn share one transaction. The
  * journal already made each message durable before its receipt left, so nothing waits on this commit but the
@@ -51,13 +53,12 @@ interface NewMessageRow {
  */
 export class InboundRecording {
   private readonly now: () => number
-  // Every inbound message runs these (the journal insert inside Baileys' own handling of the stanza): statements
-  // compiled once (building and compiling the equivalent Kysely queries per message cost more than executing them).
+  // Every inbound message runs these: statements compiled once (building and compiling the equivalent Kysely
+  // queries per message cost more than executing them).
   private readonly stmt: {
-    journal: Statement
-    unjournal: Statement
-    leftovers: Statement
-    known: Statement
+    legacyJournal: Statement
+    dropLegacyJournal: Statement
+    recorded: Statement
     tenant: Statement
     existing: Statement
     insertMessage: Statement
@@ -69,18 +70,12 @@ export class InboundRecording {
     this.now = deps.now ?? Date.now
     const sqlite = deps.db.sqlite
     this.stmt = {
-      journal: sqlite.prepare(
-        `INSERT OR REPLACE INTO inbound_journal (instance_id, wa_message_id, stanza, plaintext, created_at) VALUES (?, ?, ?, ?, ?)`,
+      // The journal as versions before the journal moved into the session file kept it (migration 003).
+      legacyJournal: sqlite.prepare(
+        `SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE instance_id = ? ORDER BY created_at, rowid`,
       ),
-      unjournal: sqlite.prepare(`DELETE FROM inbound_journal WHERE instance_id = ? AND wa_message_id = ?`),
-      // Arrival order: a backlog journals many stanzas in one millisecond, and rowid (max + 1 on every insert) breaks
-      // the ties in the order they were written.
-      leftovers: sqlite.prepare(
-        `SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE instance_id = ? AND created_at <= ? ORDER BY created_at, rowid`,
-      ),
-      known: sqlite.prepare(`
-        SELECT EXISTS (SELECT 1 FROM inbound_journal WHERE instance_id = ? AND wa_message_id = ?)
-          OR EXISTS (SELECT 1 FROM messages WHERE instance_id = ? AND wa_message_id = ?)`).pluck(),
+      dropLegacyJournal: sqlite.prepare(`DELETE FROM inbound_journal WHERE instance_id = ?`),
+      recorded: sqlite.prepare(`SELECT EXISTS (SELECT 1 FROM messages WHERE instance_id = ? AND wa_message_id = ?)`).pluck(),
       tenant: sqlite.prepare(`SELECT tenant_id FROM instances WHERE id = ?`),
       existing: sqlite.prepare(`SELECT id, type FROM messages WHERE instance_id = ? AND wa_message_id = ? AND direction = ?`),
       insertMessage: sqlite.prepare(`
@@ -95,21 +90,21 @@ export class InboundRecording {
   /** The recorder one socket of `instanceId` writes through. */
   forInstance(instanceId: string): InboundRecorder {
     return {
-      record: (messages, waIds) => this.record(instanceId, messages, waIds),
-      journal: (entry) => {
-        this.stmt.journal.run(instanceId, entry.waMessageId, JSON.stringify(entry.stanza), entry.plaintext, this.now())
+      record: (messages) => this.record(instanceId, messages),
+      recorded: (waMessageId) => this.stmt.recorded.get(instanceId, waMessageId) === 1,
+      moveLegacyJournal: (keep) => {
+        const rows = this.stmt.legacyJournal.all(instanceId) as Array<{ wa_message_id: string; stanza: string; plaintext: Buffer }>
+        if (rows.length === 0) return
+        keep(rows.map((r): JournalEntry => ({ waMessageId: r.wa_message_id, stanza: JSON.parse(r.stanza) as StoredStanza, plaintext: r.plaintext })))
+        // A crash before this delete leaves the entries in both journals: replayed twice, recorded once.
+        this.stmt.dropLegacyJournal.run(instanceId)
       },
-      knows: (waMessageId) => this.stmt.known.get(instanceId, waMessageId, instanceId, waMessageId) === 1,
-      leftovers: (journaledBy = Number.MAX_SAFE_INTEGER) =>
-        (this.stmt.leftovers.all(instanceId, journaledBy) as Array<{ wa_message_id: string; stanza: string; plaintext: Buffer }>).map(
-          (r): JournalEntry => ({ waMessageId: r.wa_message_id, stanza: JSON.parse(r.stanza) as StoredStanza, plaintext: r.plaintext }),
-        ),
     }
   }
 
   /** Records one upsert with the others of this event-loop turn; settles once their transaction committed, or failed. */
-  record(instanceId: string, messages: InboundMessage[], waIds: string[]): Promise<void> {
-    return this.deps.db.groupCommit(() => this.recordUpsert(instanceId, messages, waIds)).then((mediaIds) => {
+  record(instanceId: string, messages: InboundMessage[]): Promise<void> {
+    return this.deps.db.groupCommit(() => this.recordUpsert(instanceId, messages)).then((mediaIds) => {
       if (mediaIds.length === 0) return
       try {
         this.deps.media.prefetch(mediaIds)
@@ -121,14 +116,13 @@ export class InboundRecording {
   }
 
   /** Runs inside the batch's transaction; answers the ids of media files registered (to download after the commit). */
-  private recordUpsert(instanceId: string, messages: InboundMessage[], waIds: string[]): string[] {
+  private recordUpsert(instanceId: string, messages: InboundMessage[]): string[] {
     const mediaIds: string[] = []
     const tenantId = (this.stmt.tenant.get(instanceId) as { tenant_id: string | null } | undefined)?.tenant_id ?? null
     for (const m of messages) {
       const mediaId = m.fromMe ? this.recordOwn(instanceId, tenantId, m) : this.recordInbound(instanceId, tenantId, m)
       if (mediaId) mediaIds.push(mediaId)
     }
-    for (const waId of waIds) this.stmt.unjournal.run(instanceId, waId)
     return mediaIds
   }
 

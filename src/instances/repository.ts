@@ -82,7 +82,10 @@ export class InstanceRepository {
     })
   }
 
-  /** The instance and everything of it: most tables cascade; the journal of decrypted stanzas has no foreign key. */
+  /**
+   * The instance and everything of it: most tables cascade; the journal of decrypted stanzas an earlier version kept
+   * here has no foreign key (it now lives in the session file, deleted with it).
+   */
   delete(id: string): void {
     this.db.tx(() => {
       this.db.run(this.db.qb.deleteFrom('inbound_journal').where('instance_id', '=', id))

@@ -10,6 +10,7 @@ import {
   type SignalDataTypeMap,
 } from '@whiskeysockets/baileys'
 import type { Sealer } from '../security/sealing.js'
+import type { InboundJournal, JournalEntry, StoredStanza } from './inbound-journal.js'
 import { sessionFileFor, type SessionFilePool } from './session-files.js'
 
 /** The SQLite connection of one session file and its statements, prepared once per connection. */
@@ -20,8 +21,17 @@ interface SessionFile {
   selectKey: Statement
   upsertKey: Statement
   deleteKey: Statement
-  setMany: (data: SignalDataSet) => void
+  journalEntries: Statement
+  journalHas: Statement
+  /** Signal keys, then the journal entries staged for them and the forgotten ones, in one transaction. */
+  setMany: (data: SignalDataSet, staged: readonly StagedEntry[], forgotten: readonly string[]) => void
   wipe: () => void
+}
+
+/** A journal entry with the time it was handed over (the sweep replays entries older than its period). */
+interface StagedEntry {
+  entry: JournalEntry
+  at: number
 }
 
 export interface SessionStoreOptions {
@@ -50,6 +60,11 @@ export class SessionStore {
   private schemaReady = false
   private readonly synchronous: 'NORMAL' | 'FULL'
   private readonly pool: SessionFilePool | undefined
+  /** Journal entries for the next key commit (the one of the Signal transaction that decrypted them). */
+  private staged: StagedEntry[] = []
+  /** Recorded messages whose entries go in the next write (a microtask after `forget`, or a key commit before it). */
+  private forgotten = new Set<string>()
+  private forgetQueued = false
 
   private constructor(
     readonly file: string,
@@ -104,12 +119,53 @@ export class SessionStore {
           }
           return out
         },
-        set: (data: SignalDataSet) => (writable() ? this.handle().setMany(data) : undefined),
+        set: (data: SignalDataSet) => {
+          if (writable()) return this.commitKeys(data)
+          // A socket being torn down: its keys are not stored, and neither may its message be acknowledged.
+          if (this.staged.length > 0) {
+            this.staged = []
+            throw new Error(`session store ${this.file} is closed: the decrypted message is not stored`)
+          }
+        },
         clear: () => {
           if (writable()) this.handle().db.exec('DELETE FROM keys')
         },
       },
     }
+  }
+
+  /**
+   * The decrypted stanzas of this instance not recorded yet (inbound-journal.ts). In this file so that an entry
+   * commits in the transaction of the Signal session that decrypted it: the one transaction setMany writes.
+   */
+  readonly journal: InboundJournal = {
+    stage: (entries) => {
+      const at = Date.now()
+      for (const entry of entries) this.staged.push({ entry, at })
+    },
+    write: (entries) => {
+      const at = Date.now()
+      this.handle().setMany({}, entries.map((entry) => ({ entry, at })), [])
+    },
+    forget: (ids) => {
+      for (const id of ids) this.forgotten.add(id)
+      if (this.forgetQueued) return
+      this.forgetQueued = true
+      // The recordings of one group commit settle in one run of microtasks: their entries go in one write.
+      queueMicrotask(() => {
+        this.forgetQueued = false
+        this.flushForgotten()
+      })
+    },
+    entries: (journaledBy = Number.MAX_SAFE_INTEGER) =>
+      (this.handle().journalEntries.all(journaledBy) as Array<{ wa_message_id: string; stanza: string; plaintext: Buffer }>)
+        .filter((r) => !this.forgotten.has(r.wa_message_id))
+        .map((r) => ({
+          waMessageId: r.wa_message_id,
+          stanza: JSON.parse(r.stanza) as StoredStanza,
+          plaintext: this.sealer.open(r.plaintext, `journal:${r.wa_message_id}`),
+        })),
+    has: (id) => this.handle().journalHas.get(id) !== undefined,
   }
 
   /** Forgets the account: creds and every key, in one transaction. The next socket starts a fresh QR cycle. */
@@ -129,6 +185,7 @@ export class SessionStore {
   }
 
   close(): void {
+    this.flushForgotten()
     this.closed = true
     this.pool?.forget(this)
     this.closeFile()
@@ -139,6 +196,27 @@ export class SessionStore {
     const conn = this.conn
     this.conn = undefined
     if (conn?.db.open) conn.db.close()
+  }
+
+  /**
+   * Keys, with the staged journal entries and the forgotten ones, in one transaction. Both are taken first, so a
+   * failed commit drops them: Baileys retries its commit with the same mutations, which stage the entries again.
+   */
+  private commitKeys(data: SignalDataSet): void {
+    const staged = this.staged
+    const forgotten = [...this.forgotten]
+    this.staged = []
+    this.forgotten.clear()
+    this.handle().setMany(data, staged, forgotten)
+  }
+
+  private flushForgotten(): void {
+    if (this.forgotten.size === 0 || this.closed) return
+    try {
+      this.commitKeys({})
+    } catch {
+      // The entries stay in the file: the next replay finds their messages recorded and forgets them again.
+    }
   }
 
   private handle(): SessionFile {
@@ -161,11 +239,16 @@ export class SessionStore {
         db.exec(`
           CREATE TABLE IF NOT EXISTS creds (id INTEGER PRIMARY KEY CHECK (id = 1), value BLOB NOT NULL);
           CREATE TABLE IF NOT EXISTS keys (type TEXT NOT NULL, id TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (type, id)) WITHOUT ROWID;
+          -- Decrypted stanzas not recorded yet (inbound-journal.ts); plaintext sealed like every key.
+          CREATE TABLE IF NOT EXISTS inbound_journal (
+            wa_message_id TEXT PRIMARY KEY, stanza TEXT NOT NULL, plaintext BLOB NOT NULL, created_at INTEGER NOT NULL);
         `)
         this.schemaReady = true
       }
       const upsertKey = db.prepare('INSERT INTO keys (type, id, value) VALUES (?, ?, ?) ON CONFLICT (type, id) DO UPDATE SET value = excluded.value')
       const deleteKey = db.prepare('DELETE FROM keys WHERE type = ? AND id = ?')
+      const journalEntry = db.prepare('INSERT OR REPLACE INTO inbound_journal (wa_message_id, stanza, plaintext, created_at) VALUES (?, ?, ?, ?)')
+      const unjournal = db.prepare('DELETE FROM inbound_journal WHERE wa_message_id = ?')
       return {
         db,
         selectCreds: db.prepare('SELECT value FROM creds WHERE id = 1'),
@@ -173,13 +256,22 @@ export class SessionStore {
         selectKey: db.prepare('SELECT value FROM keys WHERE type = ? AND id = ?'),
         upsertKey,
         deleteKey,
-        setMany: db.transaction((data: SignalDataSet) => {
+        // Arrival order: a backlog journals many stanzas in one millisecond, and rowid (max + 1 on every insert)
+        // breaks the ties in the order they were written.
+        journalEntries: db.prepare('SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE created_at <= ? ORDER BY created_at, rowid'),
+        journalHas: db.prepare('SELECT 1 FROM inbound_journal WHERE wa_message_id = ?'),
+        setMany: db.transaction((data: SignalDataSet, staged: readonly StagedEntry[], forgotten: readonly string[]) => {
           for (const [type, values] of Object.entries(data)) {
             for (const [id, value] of Object.entries(values ?? {})) {
               if (value === null || value === undefined) deleteKey.run(type, id)
               else upsertKey.run(type, id, this.encode(value, `${type}:${id}`))
             }
           }
+          for (const { entry, at } of staged) {
+            const id = entry.waMessageId
+            journalEntry.run(id, JSON.stringify(entry.stanza), this.sealer.seal(entry.plaintext, `journal:${id}`), at)
+          }
+          for (const id of forgotten) unjournal.run(id)
         }),
         wipe: db.transaction(() => {
           db.exec('DELETE FROM creds; DELETE FROM keys;')

@@ -13,6 +13,7 @@ import type { Logger } from '../logger.js'
 import { classifyClose, type CloseInfo } from './close-reason.js'
 import type { SessionStore } from './auth-store.js'
 import { BoundedCache } from '../bounded-cache.js'
+import { journalingKeys, type InboundJournal } from './inbound-journal.js'
 import { serialiseSignalTransactions } from './one-signal-transaction.js'
 import { pruningSessions } from './session-pruning.js'
 import type { SentMessageLog } from './sent-messages.js'
@@ -51,6 +52,8 @@ const FIVE_MINUTES = 5 * 60_000
 
 export class WaConnection extends EventEmitter<ConnectionEvents> {
   readonly socket: WASocket
+  /** Decrypted stanzas not recorded yet, committed with the Signal state (inbound-listener.ts). */
+  readonly journal: InboundJournal
   private closed = false
   private lastFrameAt = Date.now()
   private readonly watchdog: NodeJS.Timeout
@@ -70,7 +73,9 @@ export class WaConnection extends EventEmitter<ConnectionEvents> {
     const baileysLogger = opts.logger.child({ module: 'baileys' }, { level: process.env.BAILEYS_LOG_LEVEL ?? 'silent' })
     // Our cache, not the default: Baileys' default for this one (a NodeCache with a 10-minute check interval) is
     // never closed, so each socket left one behind (Utils/auth-utils.js:17-23). Same 5-minute life.
-    const keys = pruningSessions(makeCacheableSignalKeyStore(auth.keys, baileysLogger, new BoundedCache(2_000, FIVE_MINUTES)))
+    this.journal = opts.store.journal
+    const cached = makeCacheableSignalKeyStore(auth.keys, baileysLogger, new BoundedCache(2_000, FIVE_MINUTES))
+    const keys = journalingKeys(pruningSessions(cached), this.journal)
     this.socket = makeWASocket({
       auth: { creds: auth.creds, keys },
       logger: baileysLogger,

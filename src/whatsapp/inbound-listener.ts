@@ -1,34 +1,27 @@
-import { cleanMessage, decryptMessageNode, MISSING_KEYS_ERROR_TEXT, type BinaryNode, type WAMessage } from '@whiskeysockets/baileys'
+import {
+  cleanMessage,
+  decryptMessageNode,
+  MISSING_KEYS_ERROR_TEXT,
+  type BinaryNode,
+  type SignalDataSet,
+  type WAMessage,
+} from '@whiskeysockets/baileys'
 import type { Logger } from '../logger.js'
 import type { WaConnection } from './connection.js'
+import { JOURNAL_KEY_TYPE, type JournalEntry } from './inbound-journal.js'
 import { normaliseMessage, type InboundMessage } from './inbound.js'
 
-/** What is kept of a `<message>` stanza to rebuild it later: its attrs and those of its `<enc>` child. */
-export interface StoredStanza {
-  attrs: Record<string, string>
-  enc: Record<string, string>
-}
-
-export interface JournalEntry {
-  waMessageId: string
-  stanza: StoredStanza
-  /** the decrypted message bytes, still padded (what SignalRepository.decryptMessage returns) */
-  plaintext: Buffer
-}
-
-/** The durable side of inbound handling. `journal` and `leftovers` are synchronous: they run inside Baileys' own call stack. */
+/** The durable side of inbound handling, in the gateway database. */
 export interface InboundRecorder {
+  /** Records one upsert's messages; settles once its transaction committed, or failed (they stay in the journal). */
+  record(messages: InboundMessage[]): Promise<void>
+  /** Whether a message of this WhatsApp id is recorded (synchronous: it runs inside Baileys' own call stack). */
+  recorded(waMessageId: string): boolean
   /**
-   * Records one upsert; `waIds` lists every message of the upsert (also those not recorded). Settles once its
-   * transaction committed, or failed (the messages then stay in the journal).
+   * Journal entries a version before the journal moved into the session file left in the gateway database: handed
+   * to `keep`, which stores them durably, then deleted there.
    */
-  record(messages: InboundMessage[], waIds: string[]): Promise<void>
-  /** Stores a decrypted stanza before Baileys continues (and sends the receipt); throwing refuses the message. */
-  journal(entry: JournalEntry): void
-  /** Journal entries whose upsert was never recorded (the process died in between), or those journaled by then. */
-  leftovers(journaledBy?: number): JournalEntry[]
-  /** Whether a message of this WhatsApp id is journaled or recorded (synchronous, like `journal`). */
-  knows(waMessageId: string): boolean
+  moveLegacyJournal(keep: (entries: JournalEntry[]) => void): void
 }
 
 type DecryptArgs = { jid: string; type: 'pkmsg' | 'msg'; ciphertext: Uint8Array }
@@ -43,13 +36,16 @@ type DecryptArgs = { jid: string; type: 'pkmsg' | 'msg'; ciphertext: Uint8Array 
  *    server's `<ib><offline/>` arrives (Socket/socket.js:821-838). So the `messages.upsert` listener runs AFTER the
  *    receipt left: a crash in between would lose the message (the server drops what was receipted).
  *  - To close that window the journal hooks the decrypt itself: `signalRepository.decryptMessage` is called as a
- *    method of the object the socket exposes (Utils/decode-wa-message.js:253-257), so wrapping it on that object
- *    puts a synchronous write of the decrypted bytes between decryption and the receipt. If that write throws,
- *    Baileys treats the message as undecryptable: a retry receipt and a nack 500 instead of a delivery receipt
- *    (messages-recv.js:1370-1389), and the sender resends.
- *  - The upsert listener then has the recorder write message + event + deliveries and delete the journal row in one
- *    transaction (shared with the other upserts of the same event-loop turn).
- *    A journal row that survived a crash is replayed through Baileys' own decode (decryptMessageNode with a
+ *    method of the object the socket exposes (Utils/decode-wa-message.js:253-257). The wrapper runs Baileys'
+ *    decryption inside a key-store transaction of its own, in which Baileys' transaction nests (Utils/auth-utils.js:
+ *    232-237), and adds the decrypted bytes to that transaction's mutations: the journal entry and the Signal
+ *    session the decryption advanced commit in one SQLite transaction of the session file (inbound-journal.ts),
+ *    before the receipt. If that commit fails, Baileys treats the message as undecryptable: a retry receipt and a
+ *    nack 500 instead of a delivery receipt (messages-recv.js:1370-1389), and the sender resends. (A pkmsg's
+ *    identity key, which Baileys saves before its own transaction, Signal/libsignal.js:86-95, now commits with it.)
+ *  - The upsert listener then has the recorder write message + event + deliveries in one transaction (shared with
+ *    the other upserts of the same event-loop turn), and the journal entries go once it committed.
+ *    A journal entry that survived a crash is replayed through Baileys' own decode (decryptMessageNode with a
  *    repository that answers the stored plaintext) when the instance's next socket is created.
  * Not covered: `<plaintext>` stanzas (no decrypt call), group `skmsg` (decryptGroupMessage is not journaled),
  * and messages Baileys drops before decrypting (ignored JIDs, msmsg).
@@ -64,27 +60,30 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
     for (const child of frame.content) if (child.tag === 'enc' && child.content instanceof Uint8Array) stanzaOf.set(child.content, frame)
   })
 
+  const { journal } = connection
+  const keys = sock.authState.keys
   const repository = sock.signalRepository
   const decrypt = repository.decryptMessage.bind(repository)
   repository.decryptMessage = async (args: DecryptArgs) => {
     const node = stanzaOf.get(args.ciphertext)
     // The id of a message the journal holds (peer messages, our own devices' protocol traffic, are not journaled).
     const waMessageId = node && node.attrs.category !== 'peer' ? node.attrs.id : undefined
-    let plaintext: Uint8Array
     try {
-      plaintext = await decrypt(args)
+      if (!node || !waMessageId) return await decrypt(args)
+      return await keys.transaction(async () => {
+        const plaintext = await decrypt(args)
+        const enc = (node.content as BinaryNode[]).find((c) => c.content === args.ciphertext)
+        const entry: JournalEntry = {
+          waMessageId,
+          stanza: { attrs: { ...node.attrs }, enc: { ...(enc?.attrs ?? {}) } },
+          plaintext: Buffer.from(plaintext),
+        }
+        await keys.set({ [JOURNAL_KEY_TYPE]: { [waMessageId]: entry } } as unknown as SignalDataSet)
+        return plaintext
+      }, args.jid)
     } catch (err) {
-      throw askForRetryIfUnknown(err, waMessageId, recorder)
+      throw askForRetryIfUnknown(err, waMessageId, (id) => journal.has(id) || recorder.recorded(id))
     }
-    if (node && waMessageId) {
-      const enc = (node.content as BinaryNode[]).find((c) => c.content === args.ciphertext)
-      recorder.journal({
-        waMessageId,
-        stanza: { attrs: { ...node.attrs }, enc: { ...(enc?.attrs ?? {}) } },
-        plaintext: Buffer.from(plaintext),
-      })
-    }
-    return plaintext
   }
 
   // A recording that failed (a full disk, a lock held too long) leaves its message in the journal. Replay it soon
@@ -129,27 +128,38 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
         const n = normaliseMessage(m, type === 'append')
         if (n) normalised.push(n)
       }
-      recorder.record(normalised, messages.map((m) => m.key.id ?? '').filter(Boolean)).catch(recordingFailed)
+      // Every message of the upsert leaves the journal, also those not recorded (protocol messages, stubs).
+      const waIds = messages.map((m) => m.key.id ?? '').filter(Boolean)
+      recorder
+        .record(normalised)
+        .then(() => journal.forget(waIds))
+        .catch(recordingFailed)
     } catch (err) {
       recordingFailed(err)
     }
   })
 
   // What a crash left in the journal, before this socket's first frame.
+  try {
+    recorder.moveLegacyJournal((entries) => journal.write(entries))
+  } catch (err) {
+    logger.error({ err }, 'moving the inbound journal of an earlier version failed; retrying at the next socket')
+  }
   void replay()
 }
 
 /**
  * libsignal's "Key used already or never filled" (MISSING_KEYS_ERROR_TEXT, Utils/decode-wa-message.js:29): the
  * stanza's message key was spent. Baileys takes that for a duplicate and nacks it with 487, asking for no retry
- * (Socket/messages-recv.js:1300-1303), so the server forgets it. Right for a message we hold; but a kill -9 between Baileys committing the advanced Signal session and our journal
- * insert spends the key of a message we never stored, and its redelivery fails the same way: the message would be
- * lost (the soak found one, test/events/spent-key.test.ts reproduces it). For an id we do not know, the error is
- * renamed so that Baileys takes its path for undecryptable messages instead: a retry receipt and a nack 500
- * (messages-recv.js:1370-1388), and the sender encrypts the message again on a fresh session.
+ * (Socket/messages-recv.js:1300-1303), so the server forgets it. Right for a message we hold. The journal commits
+ * with the Signal session, so a crash can no longer spend the key of a message we never stored (before, a kill -9
+ * between the two writes did: the soak lost a message that way). A failed commit still can: Baileys' key cache takes
+ * the advanced session before the store refuses it (Utils/auth-utils.js:58-68), and a redelivery then meets the
+ * spent key. For an id we do not know, the error is renamed so that Baileys takes its path for undecryptable messages
+ * instead: a retry receipt and a nack 500 (messages-recv.js:1370-1388), and the sender encrypts the message again.
  */
-function askForRetryIfUnknown(err: unknown, waMessageId: string | undefined, recorder: InboundRecorder): unknown {
-  if (!(err instanceof Error) || err.message !== MISSING_KEYS_ERROR_TEXT || !waMessageId || recorder.knows(waMessageId)) return err
+function askForRetryIfUnknown(err: unknown, waMessageId: string | undefined, known: (waMessageId: string) => boolean): unknown {
+  if (!(err instanceof Error) || err.message !== MISSING_KEYS_ERROR_TEXT || !waMessageId || known(waMessageId)) return err
   return new Error(`${KEY_SPENT_UNRECORDED}: ${err.message}`, { cause: err })
 }
 
@@ -167,7 +177,7 @@ const REPLAY_MAX_DELAY_MS = 60_000
 async function replayLeftovers(connection: WaConnection, recorder: InboundRecorder, logger: Logger, journaledBy?: number): Promise<boolean> {
   let entries: JournalEntry[]
   try {
-    entries = recorder.leftovers(journaledBy)
+    entries = connection.journal.entries(journaledBy)
   } catch (err) {
     logger.error({ err }, 'reading the inbound journal failed')
     return false
@@ -198,7 +208,7 @@ async function replayLeftovers(connection: WaConnection, recorder: InboundRecord
       cleanMessage(fullMessage as WAMessage, me.id, me.lid ?? '')
       const n = normaliseMessage(fullMessage as WAMessage, true)
       recordings.push(
-        recorder.record(n ? [n] : [], [entry.waMessageId]).catch((err: unknown) => {
+        recorder.record(n ? [n] : []).then(() => connection.journal.forget([entry.waMessageId]), (err: unknown) => {
           allRecorded = false
           logger.error({ err, waMessageId: entry.waMessageId }, 'recording a journaled inbound message failed')
         }),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { startHarness } from '../helpers/harness.js'
 import { TestReceiver } from '../helpers/receiver.js'
-import { swallowFirstUpsertOf } from '../helpers/recording.js'
+import { journaled, swallowFirstUpsertOf } from '../helpers/recording.js'
 
 describe('inbound journal sweep', () => {
   it('replays, while the socket stays up, a journaled message whose upsert never reached the recorder', async () => {
@@ -19,8 +19,7 @@ describe('inbound journal sweep', () => {
       const req = await core.waitFor((r) => r.json?.data?.wa_message_id === id)
       expect(swallowed()).toBe(1)
       expect(req.json.data).toMatchObject({ text: 'swallowed upsert', phone: customer.phone, push_name: 'Eli' })
-      const left = h.daemon.db.sqlite.prepare('SELECT COUNT(*) FROM inbound_journal WHERE wa_message_id = ?').pluck().get(id)
-      expect(left).toBe(0)
+      expect(journaled(h, inst.id, id)).toBe(0)
     } finally {
       await h.close()
       await core.close()

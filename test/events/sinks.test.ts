@@ -2,7 +2,7 @@ import fs from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { adminHeaders, startHarness, type Harness, type PairedInstance } from '../helpers/harness.js'
 import { TestReceiver, verifyPlixaSignature, verifyStandardWebhook } from '../helpers/receiver.js'
-import { interceptRecording } from '../helpers/recording.js'
+import { interceptRecording, journaled } from '../helpers/recording.js'
 
 const ENV_CORE_SECRET = 'env-core-secret-0123456789'
 const TENANT_CORE_SECRET = 'tenant-core-secret-0123456789'
@@ -66,11 +66,11 @@ describe('sinks: env core, tenant core, journal replay, media retention, live st
     await refused
     expect(failed).toBe(1)
     expect(envCore.requests.some((r) => r.json?.data?.wa_message_id === id)).toBe(false)
+    expect(journaled(h, plain.id, id)).toBe(1) // in the session file, committed with the Signal session
     await h.restartDaemon()
     const req = await envCore.waitFor((r) => r.json?.data?.wa_message_id === id)
     expect(req.json.data).toMatchObject({ text: 'journal me', phone: c.phone, push_name: 'Caio' })
-    const left = h.daemon.db.sqlite.prepare('SELECT COUNT(*) AS n FROM inbound_journal').get() as { n: number }
-    expect(left.n).toBe(0)
+    expect(journaled(h, plain.id)).toBe(0)
   })
 
   it('replays a message whose recording failed once on the same socket, without waiting for a restart', async () => {
@@ -88,8 +88,7 @@ describe('sinks: env core, tenant core, journal replay, media retention, live st
       const req = await envCore.waitFor((r) => r.json?.data?.wa_message_id === id)
       expect(failed).toBe(1)
       expect(req.json.data).toMatchObject({ text: 'transient failure', phone: c.phone, push_name: 'Dora' })
-      const left = h.daemon.db.sqlite.prepare('SELECT COUNT(*) AS n FROM inbound_journal WHERE wa_message_id = ?').get(id) as { n: number }
-      expect(left.n).toBe(0)
+      expect(journaled(h, plain.id, id)).toBe(0)
     } finally {
       restore()
     }
