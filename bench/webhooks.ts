@@ -12,7 +12,7 @@
  *     rate on this machine. The figure drains a burst (appends run ahead: the worker queues the first 16,384 rows in
  *     memory and reads the rest back from the database, a page at a time); a second pass appends at a fixed rate
  *     instead (a steady stream, where each delivery starts as soon as its row is committed or a slot frees) and
- *     shows the delivered rate and append → marked-done p99. A fourth pass times the worker alone: the events are
+ *     shows the delivered rate and append → marked-done p99. A last pass times the worker alone: the events are
  *     appended first with the worker stopped (in the daemon the inbound path writes them, with their messages), then
  *     the worker drains them from the database, as after a restart or a receiver's outage.
  *
