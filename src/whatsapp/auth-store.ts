@@ -24,14 +24,8 @@ interface SessionFile {
   journalEntries: Statement
   journalHas: Statement
   /** Signal keys, then the journal entries staged for them and the forgotten ones, in one transaction. */
-  setMany: (data: SignalDataSet, staged: readonly StagedEntry[], forgotten: readonly string[]) => void
+  setMany: (data: SignalDataSet, staged: readonly JournalEntry[], forgotten: Iterable<string>) => void
   wipe: () => void
-}
-
-/** A journal entry with the time it was handed over (the sweep replays entries older than its period). */
-interface StagedEntry {
-  entry: JournalEntry
-  at: number
 }
 
 export interface SessionStoreOptions {
@@ -61,7 +55,7 @@ export class SessionStore {
   private readonly synchronous: 'NORMAL' | 'FULL'
   private readonly pool: SessionFilePool | undefined
   /** Journal entries for the next key commit (the one of the Signal transaction that decrypted them). */
-  private staged: StagedEntry[] = []
+  private staged: JournalEntry[] = []
   /** Recorded messages whose entries go in the next write (a microtask after `forget`, or a key commit before it). */
   private forgotten = new Set<string>()
   private forgetQueued = false
@@ -140,13 +134,9 @@ export class SessionStore {
    */
   readonly journal: InboundJournal = {
     stage: (entries) => {
-      const at = Date.now()
-      for (const entry of entries) this.staged.push({ entry, at })
+      this.staged.push(...entries)
     },
-    write: (entries) => {
-      const at = Date.now()
-      this.handle().setMany({}, entries.map((entry) => ({ entry, at })), [])
-    },
+    write: (entries) => this.handle().setMany({}, entries, []),
     forget: (ids) => {
       for (const id of ids) this.forgotten.add(id)
       if (this.forgetQueued) return
@@ -203,10 +193,9 @@ export class SessionStore {
    * failed commit drops them: Baileys retries its commit with the same mutations, which stage the entries again.
    */
   private commitKeys(data: SignalDataSet): void {
-    const staged = this.staged
-    const forgotten = [...this.forgotten]
+    const { staged, forgotten } = this
     this.staged = []
-    this.forgotten.clear()
+    this.forgotten = new Set()
     this.handle().setMany(data, staged, forgotten)
   }
 
@@ -260,16 +249,17 @@ export class SessionStore {
         // breaks the ties in the order they were written.
         journalEntries: db.prepare('SELECT wa_message_id, stanza, plaintext FROM inbound_journal WHERE created_at <= ? ORDER BY created_at, rowid'),
         journalHas: db.prepare('SELECT 1 FROM inbound_journal WHERE wa_message_id = ?'),
-        setMany: db.transaction((data: SignalDataSet, staged: readonly StagedEntry[], forgotten: readonly string[]) => {
+        setMany: db.transaction((data: SignalDataSet, staged: readonly JournalEntry[], forgotten: Iterable<string>) => {
           for (const [type, values] of Object.entries(data)) {
             for (const [id, value] of Object.entries(values ?? {})) {
               if (value === null || value === undefined) deleteKey.run(type, id)
               else upsertKey.run(type, id, this.encode(value, `${type}:${id}`))
             }
           }
-          for (const { entry, at } of staged) {
-            const id = entry.waMessageId
-            journalEntry.run(id, JSON.stringify(entry.stanza), this.sealer.seal(entry.plaintext, `journal:${id}`), at)
+          // The commit's time: the sweep replays entries older than its period.
+          const at = Date.now()
+          for (const { waMessageId: id, stanza, plaintext } of staged) {
+            journalEntry.run(id, JSON.stringify(stanza), this.sealer.seal(plaintext, `journal:${id}`), at)
           }
           for (const id of forgotten) unjournal.run(id)
         }),

@@ -37,6 +37,11 @@ export interface InboundJournal {
  */
 export const JOURNAL_KEY_TYPE = 'wagw-inbound-journal'
 
+/** A journal entry as a mutation of the Signal transaction it belongs to (`keys.set` inside that transaction). */
+export function journalMutation(entry: JournalEntry): SignalDataSet {
+  return { [JOURNAL_KEY_TYPE]: { [entry.waMessageId]: entry } } as unknown as SignalDataSet
+}
+
 /**
  * The key store Baileys' socket gets, in front of everything else of ours: the journal entries of a commit are staged
  * in the session store, which writes them in the transaction of the keys that follow (SessionStore's setMany), and

@@ -1,14 +1,7 @@
-import {
-  cleanMessage,
-  decryptMessageNode,
-  MISSING_KEYS_ERROR_TEXT,
-  type BinaryNode,
-  type SignalDataSet,
-  type WAMessage,
-} from '@whiskeysockets/baileys'
+import { cleanMessage, decryptMessageNode, MISSING_KEYS_ERROR_TEXT, type BinaryNode, type WAMessage } from '@whiskeysockets/baileys'
 import type { Logger } from '../logger.js'
 import type { WaConnection } from './connection.js'
-import { JOURNAL_KEY_TYPE, type JournalEntry } from './inbound-journal.js'
+import { journalMutation, type JournalEntry } from './inbound-journal.js'
 import { normaliseMessage, type InboundMessage } from './inbound.js'
 
 /** The durable side of inbound handling, in the gateway database. */
@@ -78,7 +71,7 @@ export function attachInbound(connection: WaConnection, recorder: InboundRecorde
           stanza: { attrs: { ...node.attrs }, enc: { ...(enc?.attrs ?? {}) } },
           plaintext: Buffer.from(plaintext),
         }
-        await keys.set({ [JOURNAL_KEY_TYPE]: { [waMessageId]: entry } } as unknown as SignalDataSet)
+        await keys.set(journalMutation(entry))
         return plaintext
       }, args.jid)
     } catch (err) {
