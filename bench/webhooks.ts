@@ -23,7 +23,8 @@
  *     records and delivers), and this process, which only runs the webhook receiver.
  *     Then the baseline: the daemon stops and bench/lib/bare-baileys-child.ts opens the same sessions in bare Baileys
  *     sockets, which get the same traffic and only decrypt, send the receipt and emit `messages.upsert` (its time is
- *     the arrival). Same rate, same runs; also each side's CPU per message (BENCH_CPU_PROF=1 profiles it too).
+ *     the arrival). Same rate, same runs; also each side's CPU per message (BENCH_CPU_PROF=1 profiles it too), and
+ *     that of the whole setup (measured process + simulator + this process), against what the machine's cores offer.
  *     Latency per message = receiver got the POST (it answers 204 at once) − the simulator handed the encrypted stanza
  *     to the daemon's socket, both as epoch times (performance.timeOrigin + now()) on one machine. Also shown: the
  *     latency from each message's *scheduled* time (adds the simulator's own queueing), and the offered rate
@@ -460,6 +461,8 @@ interface InboundRun {
   fromSchedule: Summary
   /** the measured process's CPU time per message (all threads), ms; and its event-loop lag over the run */
   cpuMsPerMessage: number
+  /** CPU per message of the whole setup: the measured process, the simulator and this process (the receiver), ms */
+  machineCpuMsPerMessage: number
   lagP99Ms: number | null
   simLagP99Ms: number | null
 }
@@ -501,12 +504,14 @@ async function inboundLatency(opts: BenchOptions) {
       const count = rate * seconds
       await child.probe('lag-reset')
       await sim.child.probe('lag-reset')
+      const ownCpuSince = process.cpuUsage()
       const out = await send(prefix, count, rate)
       const wanted = Array.from({ length: count }, (_, i) => `${prefix}${i}`)
       // An overloaded receiver drains its backlog before the next run starts (or the run counts what is missing).
       await watch.waitFor(wanted, 30_000 + count * 20)
       const lag = await child.probe<{ p99: number | null; cpuMs: number }>('lag')
-      const simLag = await sim.child.probe<{ p99: number | null }>('lag')
+      const simLag = await sim.child.probe<{ p99: number | null; cpuMs: number }>('lag')
+      const ownCpu = process.cpuUsage(ownCpuSince)
       missing.push(...wanted.filter((w) => !watch.arrivals.has(w)))
       const fromSent: number[] = []
       const fromSchedule: number[] = []
@@ -525,6 +530,7 @@ async function inboundLatency(opts: BenchOptions) {
         fromSent: summarize(fromSent),
         fromSchedule: summarize(fromSchedule),
         cpuMsPerMessage: lag.cpuMs / count,
+        machineCpuMsPerMessage: (lag.cpuMs + simLag.cpuMs + (ownCpu.user + ownCpu.system) / 1000) / count,
         lagP99Ms: lag.p99,
         simLagP99Ms: simLag.p99,
       }
@@ -587,6 +593,9 @@ async function inboundLatency(opts: BenchOptions) {
     withBare('webhooks.inbound_p99', `inbound message → webhook 2xx p99 ${at}`, 'ms', (r) => r.fromSent.p99, { target: { max: 50, text: '≤ 50 ms at 1,000/s' } }),
     { id: 'webhooks.inbound_p99_from_schedule', label: 'same p99, from the scheduled send time', unit: 'ms', value: median(schedP99), runs: schedP99 },
     withBare('webhooks.inbound_cpu_per_message', 'CPU per inbound message (process, all threads)', 'ms', (r) => r.cpuMsPerMessage),
+    // The machine's whole budget: at `rate`/s its cores offer cores × 1000 / rate ms of CPU per message, for the
+    // simulator and the receiver as well as the measured process.
+    withBare('webhooks.inbound_machine_cpu_per_message', `CPU per inbound message, whole setup (measured process + simulator + receiver); ${os.cpus().length} cores offer ${((os.cpus().length * 1000) / rate).toFixed(1)} ms at ${rate.toLocaleString('en-US')}/s`, 'ms', (r) => r.machineCpuMsPerMessage),
   ]
   return { figures, details: { rate, seconds, instances, customers: customerCount, runs, bareRuns, ...(profileSummaries.length ? { profiles: profileSummaries } : {}) } }
 }
