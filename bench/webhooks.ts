@@ -9,7 +9,8 @@
  *     thread half of each side's time is the receiver's, and the ratio says little). Each side gets a warm-up (JIT)
  *     before it is timed. A third loop, the durable floor (lib/durable-floor.ts: the bare loop plus only an event row
  *     and a delivery row per delivery and its status update), shows what any crash-safe outbox keeps of the bare
- *     rate on this machine. The figure drains a burst (appends run ahead: the worker queues the first 16,384 rows in
+ *     rate on this machine; a fourth, the contract floor (the same loop with the contract's work per delivery and
+ *     none of the worker's design), shows what that work alone keeps of it. The figure drains a burst (appends run ahead: the worker queues the first 16,384 rows in
  *     memory and reads the rest back from the database, a page at a time); a second pass appends at a fixed rate
  *     instead (a steady stream, where each delivery starts as soon as its row is committed or a slot frees) and
  *     shows the delivered rate and append → marked-done p99. A last pass times the worker alone: the events are
@@ -243,7 +244,8 @@ async function deliveryThroughput(opts: BenchOptions) {
   const ours: number[] = []
   const bare: number[] = []
   const floor: number[] = []
-  const busy: Array<{ ours: number; bare: number; floor: number }> = []
+  const contractFloor: number[] = []
+  const busy: Array<{ ours: number; bare: number; floor: number; contractFloor: number }> = []
   const fixed: Array<{ perSec: number; latency: Summary }> = []
   const drains: Array<{ perSec: number; busyUs: number }> = []
   // The bare loop sends a body of the same size as ours: one stored event body, taken from a run of ours.
@@ -259,18 +261,20 @@ async function deliveryThroughput(opts: BenchOptions) {
       }
       const { value: baseline, busyUs: bareBusy } = await measure((n) => bareLoop(receiver.url, body, n))
       const { value: floorRate, busyUs: floorBusy } = await measure((n) => durableFloorLoop(receiver.url, body, n, CONCURRENCY))
+      const { value: contractRate, busyUs: contractBusy } = await measure((n) => durableFloorLoop(receiver.url, body, n, CONCURRENCY, { contract: true }))
       const steady = await ourPipeline(receiver.url, fixedRate * fixedSeconds, warmup, { ratePerSec: fixedRate })
       const drained = await ourPipeline(receiver.url, count, warmup, { drain: true })
       ours.push(mine.perSec)
       bare.push(baseline)
       floor.push(floorRate)
-      busy.push({ ours: mine.busyUs, bare: bareBusy, floor: floorBusy })
+      contractFloor.push(contractRate)
+      busy.push({ ours: mine.busyUs, bare: bareBusy, floor: floorBusy, contractFloor: contractBusy })
       if (steady.latency) fixed.push({ perSec: steady.perSec, latency: steady.latency })
       drains.push({ perSec: drained.perSec, busyUs: drained.busyUs })
       opts.log(
         `run ${r + 1}: ${mine.perSec.toFixed(0)} deliveries/s vs bare undici ${baseline.toFixed(0)}/s (${((mine.perSec / baseline) * 100).toFixed(0)} %), ` +
-          `durable floor ${floorRate.toFixed(0)}/s (${((floorRate / baseline) * 100).toFixed(0)} %); ` +
-          `main thread busy per delivery ${mine.busyUs.toFixed(0)} / ${bareBusy.toFixed(0)} / ${floorBusy.toFixed(0)} µs (ours / bare / floor); ` +
+          `durable floor ${floorRate.toFixed(0)}/s (${((floorRate / baseline) * 100).toFixed(0)} %), with the contract's work ${contractRate.toFixed(0)}/s (${((contractRate / baseline) * 100).toFixed(0)} %); ` +
+          `main thread busy per delivery ${mine.busyUs.toFixed(0)} / ${bareBusy.toFixed(0)} / ${floorBusy.toFixed(0)} / ${contractBusy.toFixed(0)} µs (ours / bare / floor / contract floor); ` +
           `at ${fixedRate}/s offered: ${steady.perSec.toFixed(0)}/s, append → done p99 ${steady.latency?.p99.toFixed(1)} ms; ` +
           `stored backlog drained ${drained.perSec.toFixed(0)}/s (${((drained.perSec / baseline) * 100).toFixed(0)} %, ${drained.busyUs.toFixed(0)} µs busy)`,
       )
@@ -280,8 +284,9 @@ async function deliveryThroughput(opts: BenchOptions) {
   }
   const { value, ratio } = combineRuns(ours, bare)
   const floorFigure = combineRuns(floor, bare)
+  const contractFigure = combineRuns(contractFloor, bare)
   const oursToFloor = combineRuns(ours, floor).ratio
-  const busyOf = (side: 'ours' | 'bare' | 'floor') => busy.map((b) => b[side])
+  const busyOf = (side: 'ours' | 'bare' | 'floor' | 'contractFloor') => busy.map((b) => b[side])
   const busyRatio = combineRuns(busyOf('ours'), busyOf('bare')).ratio
   const fixedRates = fixed.map((f) => f.perSec)
   const fixedP99 = fixed.map((f) => f.latency.p99)
@@ -308,6 +313,16 @@ async function deliveryThroughput(opts: BenchOptions) {
       baseline: { label: 'bare undici POST loop', value: median(bare), runs: bare },
       ...(floorFigure.ratio !== undefined ? { ratio: floorFigure.ratio } : {}),
       notes: 'what any crash-safe outbox pays here: no index, signature, claim or attempt log',
+    },
+    {
+      id: 'webhooks.deliveries_contract_floor_per_sec',
+      label: "durable floor + the contract's work per delivery (envelope, text ids, both signatures, deadline, attempt log)",
+      unit: '/s',
+      value: contractFigure.value,
+      runs: contractFloor,
+      baseline: { label: 'bare undici POST loop', value: median(bare), runs: bare },
+      ...(contractFigure.ratio !== undefined ? { ratio: contractFigure.ratio } : {}),
+      notes: `main thread busy per delivery ${median(busyOf('contractFloor')).toFixed(0)} µs; still no per-endpoint bookkeeping, retries or deliveries-log index (lib/durable-floor.ts)`,
     },
     {
       id: 'webhooks.deliveries_busy_us',
@@ -344,7 +359,7 @@ async function deliveryThroughput(opts: BenchOptions) {
       notes: `main thread busy per delivery ${median(drains.map((d) => d.busyUs)).toFixed(0)} µs; read back a page at a time, signed, posted, results committed`,
     },
   ]
-  return { figures, details: { count, warmup, concurrency: CONCURRENCY, bodyBytes: body.length, ours, bare, floor, busy, fixedRate, fixed, drains } }
+  return { figures, details: { count, warmup, concurrency: CONCURRENCY, bodyBytes: body.length, ours, bare, floor, contractFloor, busy, fixedRate, fixed, drains } }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -8,38 +8,45 @@
  *
  * It answers how much of the bare loop's rate is left once deliveries are durable at all on this machine, so the
  * daemon's figure can be read against what no durable design can beat here.
+ *
+ * With `contract`, the same loop also does the work the contract asks of every event and delivery, with the
+ * daemon's own functions and nothing of its design around them: the envelope (a time-ordered event id, the
+ * occurrence time, JSON) is built per event; events and deliveries get the daemon's text ids, each UNIQUE (receivers
+ * dedupe on the event id, the API finds a delivery by its id); every POST carries both signatures (signDelivery) and
+ * the daemon's headers under a 10 s deadline; the status update appends the attempt to the delivery's log. Still no
+ * per-endpoint bookkeeping, retry schedule, deliveries-log index or in-memory hand-over.
  */
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Pool } from 'undici'
+import { signDelivery } from '../../src/events/signing.js'
+import { timeOrderedId } from '../../src/ids.js'
 
 const PRODUCER_BATCH = 200
 
 /** `count` deliveries of `body` to `url`, `concurrency` at a time; answers deliveries/s (first append → last status committed). */
-export async function durableFloorLoop(url: string, body: Buffer, count: number, concurrency: number): Promise<number> {
+export async function durableFloorLoop(url: string, body: Buffer, count: number, concurrency: number, opts: { contract?: boolean } = {}): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wagw-floor-'))
   const db = new BetterSqlite3(path.join(dir, 'floor.db'))
   const pool = new Pool(new URL(url).origin, { connections: concurrency })
   try {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
-    db.exec(`
-      CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-      CREATE TABLE deliveries (id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, status TEXT NOT NULL);`)
-    const insertEvent = db.prepare('INSERT INTO events (id, body) VALUES (?, ?)')
-    const insertDelivery = db.prepare(`INSERT INTO deliveries (id, event_id, status) VALUES (?, ?, 'pending')`)
-    const markDone = db.prepare(`UPDATE deliveries SET status = 'succeeded' WHERE id = ?`)
-    const text = body.toString('utf8')
+    db.exec(
+      opts.contract
+        ? `CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
+           CREATE TABLE deliveries (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, event_id TEXT NOT NULL, status TEXT NOT NULL, attempt_log TEXT);`
+        : `CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+           CREATE TABLE deliveries (id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, status TEXT NOT NULL);`,
+    )
+    const work = opts.contract ? contractWork(db, body) : bareWork(db, body)
     const append = db.transaction((from: number, to: number) => {
-      for (let i = from; i < to; i++) {
-        insertEvent.run(i, text)
-        insertDelivery.run(i, i)
-      }
+      for (let i = from; i < to; i++) work.append(i)
     })
     const settle = db.transaction((ids: number[]) => {
-      for (const id of ids) markDone.run(id)
+      for (const id of ids) work.markDone(id)
     })
 
     const idle: Array<() => void> = []
@@ -77,8 +84,10 @@ export async function durableFloorLoop(url: string, body: Buffer, count: number,
             continue
           }
           const id = taken++
-          const res = await pool.request({ path: '/hook', method: 'POST', body, headers: { 'content-type': 'application/json' } })
+          const deadline = opts.contract ? setTimeout(() => undefined, 10_000) : undefined
+          const res = await pool.request({ path: '/hook', method: 'POST', body: work.body(id), headers: work.headers(id) })
           await res.body.dump()
+          clearTimeout(deadline)
           answered.push(id)
           if (!settleQueued) {
             settleQueued = true
@@ -93,5 +102,61 @@ export async function durableFloorLoop(url: string, body: Buffer, count: number,
     await pool.close()
     db.close()
     fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+interface FloorWork {
+  append(i: number): void
+  body(i: number): Buffer
+  headers(i: number): Record<string, string>
+  markDone(i: number): void
+}
+
+/** The floor itself: integer ids, the same body for every event, one header. */
+function bareWork(db: BetterSqlite3.Database, body: Buffer): FloorWork {
+  const insertEvent = db.prepare('INSERT INTO events (id, body) VALUES (?, ?)')
+  const insertDelivery = db.prepare(`INSERT INTO deliveries (id, event_id, status) VALUES (?, ?, 'pending')`)
+  const markDone = db.prepare(`UPDATE deliveries SET status = 'succeeded' WHERE id = ?`)
+  const text = body.toString('utf8')
+  const headers = { 'content-type': 'application/json' }
+  return {
+    append(i) {
+      insertEvent.run(i, text)
+      insertDelivery.run(i, i)
+    },
+    body: () => body,
+    headers: () => headers,
+    markDone: (i) => markDone.run(i),
+  }
+}
+
+/** The contract's work per event and delivery (see the top of this file); bodies kept in memory until sent. */
+function contractWork(db: BetterSqlite3.Database, sample: Buffer): FloorWork {
+  const insertEvent = db.prepare('INSERT INTO events (seq, id, body) VALUES (?, ?, ?)')
+  const insertDelivery = db.prepare(`INSERT INTO deliveries (seq, id, event_id, status) VALUES (?, ?, ?, 'pending')`)
+  const markDone = db.prepare(`
+    UPDATE deliveries SET status = 'succeeded', attempt_log = json_insert(coalesce(attempt_log, '[]'), '$[#]',
+      json_object('at', ?, 'status_code', 204, 'error', NULL, 'duration_ms', 1)) WHERE seq = ?`)
+  const data = (JSON.parse(sample.toString('utf8')) as { data?: unknown }).data ?? {}
+  const secret = 'whsec_' + Buffer.alloc(32, 7).toString('base64')
+  const pending = new Map<number, { id: string; body: Buffer }>()
+  return {
+    append(i) {
+      const now = new Date()
+      const envelope = { id: timeOrderedId('evt', now.getTime()), type: 'message.inbound', version: '1', occurred_at: now.toISOString(), instance_id: 'inst_bench', tenant_id: null, data }
+      const text = JSON.stringify(envelope)
+      insertEvent.run(i, envelope.id, text)
+      insertDelivery.run(i, timeOrderedId('dlv', now.getTime()), envelope.id)
+      pending.set(i, { id: envelope.id, body: Buffer.from(text, 'utf8') })
+    },
+    body: (i) => pending.get(i)!.body,
+    headers(i) {
+      const { id, body } = pending.get(i)!
+      return { 'content-type': 'application/json', 'user-agent': 'plixa-wa-gateway/0.1 (+webhooks)', ...signDelivery(body, id, Math.floor(Date.now() / 1000), [secret]) }
+    },
+    markDone(i) {
+      pending.delete(i)
+      markDone.run(new Date().toISOString(), i)
+    },
   }
 }
