@@ -10,12 +10,13 @@
  *     before it is timed. A third loop, the durable floor (lib/durable-floor.ts: the bare loop plus only an event row
  *     and a delivery row per delivery and its status update), shows what any crash-safe outbox keeps of the bare
  *     rate on this machine; a fourth, the contract floor (the same loop with the contract's work per delivery and
- *     none of the worker's design), shows what that work alone keeps of it. The figure drains a burst (appends run ahead: the worker queues the first 16,384 rows in
- *     memory and reads the rest back from the database, a page at a time); a second pass appends at a fixed rate
- *     instead (a steady stream, where each delivery starts as soon as its row is committed or a slot frees) and
- *     shows the delivered rate and append → marked-done p99. A last pass times the worker alone: the events are
- *     appended first with the worker stopped (in the daemon the inbound path writes them, with their messages), then
- *     the worker drains them from the database, as after a restart or a receiver's outage.
+ *     none of the worker's design), shows what that work alone keeps of it. The figure drains a burst (appends run
+ *     ahead: the worker queues the first 16,384 rows in memory and reads the rest back from the database, a page at
+ *     a time); a second pass appends at a fixed rate instead (a steady stream, where each delivery starts as soon as
+ *     its row is committed or a slot frees) and shows the delivered rate and append → marked-done p99. A last pass
+ *     times the worker alone: the events are appended first with the worker stopped (in the daemon the inbound path
+ *     writes them, with their messages), then the worker drains them from the database, as after a restart or a
+ *     receiver's outage.
  *
  *  2. Inbound WhatsApp message → webhook 2xx latency at a fixed offered rate (default 1,000 messages/s). Three
  *     processes: the simulator (bench/lib/bench-sim.ts: its customers' real Signal sessions encrypt the messages

@@ -21,6 +21,7 @@ import os from 'node:os'
 import path from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Pool } from 'undici'
+import { USER_AGENT } from '../../src/events/delivery-worker.js'
 import { signDelivery } from '../../src/events/signing.js'
 import { timeOrderedId } from '../../src/ids.js'
 
@@ -152,7 +153,7 @@ function contractWork(db: BetterSqlite3.Database, sample: Buffer): FloorWork {
     body: (i) => pending.get(i)!.body,
     headers(i) {
       const { id, body } = pending.get(i)!
-      return { 'content-type': 'application/json', 'user-agent': 'plixa-wa-gateway/0.1 (+webhooks)', ...signDelivery(body, id, Math.floor(Date.now() / 1000), [secret]) }
+      return { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...signDelivery(body, id, Math.floor(Date.now() / 1000), [secret]) }
     },
     markDone(i) {
       pending.delete(i)

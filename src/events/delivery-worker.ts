@@ -64,7 +64,7 @@ interface Sink {
   held: Set<number>
 }
 
-const USER_AGENT = 'plixa-wa-gateway/0.1 (+webhooks)'
+export const USER_AGENT = 'plixa-wa-gateway/0.1 (+webhooks)'
 
 /**
  * Results are committed once this many have gathered or the oldest has waited FINALS_DELAY_MS. The receiver has its
