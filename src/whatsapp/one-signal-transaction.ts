@@ -36,7 +36,10 @@ let marks: asyncHooks.AsyncLocalStorage<TransactionMark> | undefined
  * transaction committed. Its `set` then lands in the finished transaction's cache (auth-utils.js:211-229), which is
  * never committed: the token's issue time was never stored, so every message to the contact issued a token again —
  * one more iq to WhatsApp per message sent. Reads and writes (and transactions) in the context of a finished
- * top-level transaction now go straight to the store underneath, as they would have outside any transaction.
+ * top-level transaction now go straight to the store underneath, as they would have outside any transaction. (With
+ * the daemon's shared AsyncLocalStorage, single-async-local-storage.ts, a finished transaction's store has ended
+ * anyway, so such code finds no transaction and Baileys itself sends it to the store; the mark covers Node's own
+ * AsyncLocalStorage.)
  *
  * `authState.keys` is the very object the Signal repository holds (Socket/socket.js:270-271, 929) and every caller
  * looks the methods up at call time, so replacing them on the socket covers every caller. `store` is the key store the

@@ -7,44 +7,81 @@
  *
  * Installed once, before any socket exists: `AsyncLocalStorage` (and, through syncBuiltinESMExports, the ESM binding
  * Baileys imports, read when a socket is created) becomes a class whose instances share ONE native
- * AsyncLocalStorage whose store maps instance → value. run/getStore/exit/enterWith keep their meaning.
+ * AsyncLocalStorage, whose store is a chain of (instance, value) scopes. run/getStore/exit/enterWith keep their
+ * meaning, but for one thing: a store given to `run` with an async callback ends when the callback's promise
+ * settles.
+ *
+ * Why it ends. Every timer and promise created inside a run keeps the run's store for as long as it lives. Baileys
+ * runs each key-store transaction in one (Utils/auth-utils.js:250), and the store is the transaction's context: its
+ * cache of every key read and every session record written. A send's transaction adds the message to Baileys'
+ * recent-message cache (Socket/messages-send.js:880), whose entries each start a 5-minute purge timer
+ * (lru-cache's ttlAutopurge; up to 512 per socket, Utils/message-retry-manager.js:33-36): every busy instance kept
+ * hundreds of finished transactions' session records alive. Measured with 2 instances taking 150 inbound messages/s
+ * and sending 37/s: the heap after GC grew from ≈ 55 to ≈ 100 MB once the purge timers were minutes old. Baileys
+ * commits from its own reference to the context after the run settled (auth-utils.js:250-252), so nothing needs the
+ * store any longer; code that runs later (a fire-and-forget privacy-token issuance, a timer) now finds no
+ * transaction, which is where it is (see one-signal-transaction.ts).
  */
 import asyncHooks from 'node:async_hooks'
 import { syncBuiltinESMExports } from 'node:module'
 
+/**
+ * One instance's value in an async context, over the values of the contexts it was started in. `ended` once the
+ * run that set it is over: the value is dropped, and lookups go on to the enclosing contexts.
+ */
+interface Scope {
+  owner: object
+  value: unknown
+  ended: boolean
+  parent: Scope | undefined
+}
+
+const shared = new asyncHooks.AsyncLocalStorage<Scope>()
 const Native = asyncHooks.AsyncLocalStorage
-const shared = new Native<Map<object, unknown>>()
 
 class MultiplexedAsyncLocalStorage<T> {
   static bind = Native.bind
   static snapshot = Native.snapshot
 
   run<R>(store: T, callback: (...args: any[]) => R, ...args: any[]): R {
-    return shared.run(this.with(store, true), callback, ...args)
+    const scope = this.scope(store)
+    const result = shared.run(scope, callback, ...args)
+    if (isThenable(result)) {
+      const end = () => {
+        scope.ended = true
+        scope.value = undefined
+      }
+      result.then(end, end)
+    }
+    return result
   }
 
   exit<R>(callback: (...args: any[]) => R, ...args: any[]): R {
-    return shared.run(this.with(undefined, false), callback, ...args)
+    return shared.run(this.scope(undefined), callback, ...args)
   }
 
   enterWith(store: T): void {
-    shared.enterWith(this.with(store, true))
+    shared.enterWith(this.scope(store))
   }
 
   getStore(): T | undefined {
-    return shared.getStore()?.get(this) as T | undefined
+    for (let scope = shared.getStore(); scope; scope = scope.parent) {
+      if (scope.owner === this && !scope.ended) return scope.value as T | undefined
+    }
+    return undefined
   }
 
   disable(): void {
-    if (shared.getStore()?.has(this)) shared.enterWith(this.with(undefined, false))
+    if (this.getStore() !== undefined) shared.enterWith(this.scope(undefined))
   }
 
-  private with(store: T | undefined, present: boolean): Map<object, unknown> {
-    const next = new Map(shared.getStore())
-    if (present) next.set(this, store)
-    else next.delete(this)
-    return next
+  private scope(value: T | undefined): Scope {
+    return { owner: this, value, ended: false, parent: shared.getStore() }
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function'
 }
 
 let installed = false
