@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js'
 import type { OutboundMediaStore } from './media-store.js'
 import { SocketClosedError, type Messenger } from './ports.js'
 import type { RecipientResolver } from './recipients.js'
+import { SocketLifetime } from './socket-lifetime.js'
 import type { Message, MessageRepository } from './repository.js'
 import { RATE_ERROR_CODES, type StatusTracker } from './status-tracker.js'
 import type { MessageType, OutboundMessage, OutboundPayload, StatusReport, StoredMedia } from './types.js'
@@ -44,8 +45,8 @@ export class InstanceSender {
   private messenger: Messenger | undefined
   private owner: object | undefined
   private unsubscribe: (() => void) | undefined
-  /** Rejects when the socket goes away, so a send stuck on a dead socket frees the queue at once. */
-  private socketGone: { promise: Promise<never>; reject: (err: Error) => void } | undefined
+  /** The attached socket's: a send stuck on a dead socket frees the queue as soon as the socket goes away. */
+  private socketLife: SocketLifetime | undefined
   private cursor = 0
   private scheduled = false
   private pausedUntil = 0
@@ -72,10 +73,7 @@ export class InstanceSender {
     this.messenger = messenger
     this.owner = owner
     this.cursor = 0
-    let reject!: (err: Error) => void
-    const promise = new Promise<never>((_, r) => (reject = r))
-    promise.catch(() => undefined)
-    this.socketGone = { promise, reject }
+    this.socketLife = new SocketLifetime()
     this.unsubscribe = messenger.onStatus((report) => this.onReport(report))
     this.deps.logger.info({ instanceId: this.instanceId }, 'socket open; sending queued messages')
     this.kick()
@@ -85,10 +83,10 @@ export class InstanceSender {
     if (owner !== undefined && owner !== this.owner) return
     this.unsubscribe?.()
     this.unsubscribe = undefined
-    // Baileys' own query on a closed socket can wait its full query timeout (60 s) before failing; the row stays
-    // queued and is sent again, under the same WhatsApp id, on the next socket.
-    this.socketGone?.reject(new SocketClosedError())
-    this.socketGone = undefined
+    // A send still running fails now; its row stays queued and is sent again, under the same WhatsApp id, on the
+    // next socket.
+    this.socketLife?.end()
+    this.socketLife = undefined
     this.messenger = undefined
     this.owner = undefined
   }
@@ -158,9 +156,9 @@ export class InstanceSender {
     }
     this.deps.tracker.sendStarted(row.id).catch((err: unknown) => this.deps.logger.warn({ err, messageId: row.id }, 'noting a send start failed'))
     try {
-      const gone = this.socketGone?.promise
+      const life = this.socketLife
       const send = messenger.send(toOutbound(row, media), jid, bytes)
-      await (gone ? Promise.race([send, gone]) : send)
+      await (life ? life.race(send) : send)
       return 'done'
     } catch (err) {
       if (err instanceof SocketClosedError || this.messenger !== messenger) return 'socket_gone'
