@@ -29,7 +29,7 @@ export class SocketLifetime {
     for (const reject of pending) reject(new SocketClosedError())
   }
 
-  /** Sends racing now (for tests and metrics). */
+  /** Sends racing now (what the tests look at). */
   get racing(): number {
     return this.pending.size
   }

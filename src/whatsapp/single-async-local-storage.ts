@@ -17,10 +17,10 @@
  * recent-message cache (Socket/messages-send.js:880), whose entries each start a 5-minute purge timer
  * (lru-cache's ttlAutopurge; up to 512 per socket, Utils/message-retry-manager.js:33-36): every busy instance kept
  * hundreds of finished transactions' session records alive. Measured with 2 instances taking 150 inbound messages/s
- * and sending 37/s: the heap after GC grew from ≈ 55 to ≈ 100 MB once the purge timers were minutes old. Baileys
- * commits from its own reference to the context after the run settled (auth-utils.js:250-252), so nothing needs the
- * store any longer; code that runs later (a fire-and-forget privacy-token issuance, a timer) now finds no
- * transaction, which is where it is (see one-signal-transaction.ts).
+ * and sending 37/s: the heap after GC grew from ≈ 55 to ≈ 100 MB after 4–5 minutes (bench/FINDINGS.md, "Memory
+ * under load"). Baileys commits from its own reference to the context after the run settled (auth-utils.js:250-252),
+ * so nothing needs the store any longer; code that runs later (a fire-and-forget privacy-token issuance, a timer) now
+ * finds no transaction, which is where it is (see one-signal-transaction.ts).
  */
 import asyncHooks from 'node:async_hooks'
 import { syncBuiltinESMExports } from 'node:module'
