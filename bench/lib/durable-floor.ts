@@ -35,13 +35,6 @@ export async function durableFloorLoop(url: string, body: Buffer, count: number,
   try {
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = NORMAL')
-    db.exec(
-      opts.contract
-        ? `CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
-           CREATE TABLE deliveries (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, event_id TEXT NOT NULL, status TEXT NOT NULL, attempt_log TEXT);`
-        : `CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
-           CREATE TABLE deliveries (id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, status TEXT NOT NULL);`,
-    )
     const work = opts.contract ? contractWork(db, body) : bareWork(db, body)
     const append = db.transaction((from: number, to: number) => {
       for (let i = from; i < to; i++) work.append(i)
@@ -85,10 +78,7 @@ export async function durableFloorLoop(url: string, body: Buffer, count: number,
             continue
           }
           const id = taken++
-          const deadline = opts.contract ? setTimeout(() => undefined, 10_000) : undefined
-          const res = await pool.request({ path: '/hook', method: 'POST', body: work.body(id), headers: work.headers(id) })
-          await res.body.dump()
-          clearTimeout(deadline)
+          await work.post(pool, id)
           answered.push(id)
           if (!settleQueued) {
             settleQueued = true
@@ -106,15 +96,18 @@ export async function durableFloorLoop(url: string, body: Buffer, count: number,
   }
 }
 
+/** What one loop writes and sends per delivery; each creates its own tables. */
 interface FloorWork {
   append(i: number): void
-  body(i: number): Buffer
-  headers(i: number): Record<string, string>
+  post(pool: Pool, i: number): Promise<void>
   markDone(i: number): void
 }
 
 /** The floor itself: integer ids, the same body for every event, one header. */
 function bareWork(db: BetterSqlite3.Database, body: Buffer): FloorWork {
+  db.exec(`
+    CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT NOT NULL);
+    CREATE TABLE deliveries (id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, status TEXT NOT NULL);`)
   const insertEvent = db.prepare('INSERT INTO events (id, body) VALUES (?, ?)')
   const insertDelivery = db.prepare(`INSERT INTO deliveries (id, event_id, status) VALUES (?, ?, 'pending')`)
   const markDone = db.prepare(`UPDATE deliveries SET status = 'succeeded' WHERE id = ?`)
@@ -125,14 +118,19 @@ function bareWork(db: BetterSqlite3.Database, body: Buffer): FloorWork {
       insertEvent.run(i, text)
       insertDelivery.run(i, i)
     },
-    body: () => body,
-    headers: () => headers,
+    async post(pool) {
+      const res = await pool.request({ path: '/hook', method: 'POST', body, headers })
+      await res.body.dump()
+    },
     markDone: (i) => markDone.run(i),
   }
 }
 
 /** The contract's work per event and delivery (see the top of this file); bodies kept in memory until sent. */
 function contractWork(db: BetterSqlite3.Database, sample: Buffer): FloorWork {
+  db.exec(`
+    CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, body TEXT NOT NULL);
+    CREATE TABLE deliveries (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, event_id TEXT NOT NULL, status TEXT NOT NULL, attempt_log TEXT);`)
   const insertEvent = db.prepare('INSERT INTO events (seq, id, body) VALUES (?, ?, ?)')
   const insertDelivery = db.prepare(`INSERT INTO deliveries (seq, id, event_id, status) VALUES (?, ?, ?, 'pending')`)
   const markDone = db.prepare(`
@@ -150,10 +148,16 @@ function contractWork(db: BetterSqlite3.Database, sample: Buffer): FloorWork {
       insertDelivery.run(i, timeOrderedId('dlv', now.getTime()), envelope.id)
       pending.set(i, { id: envelope.id, body: Buffer.from(text, 'utf8') })
     },
-    body: (i) => pending.get(i)!.body,
-    headers(i) {
+    async post(pool, i) {
       const { id, body } = pending.get(i)!
-      return { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...signDelivery(body, id, Math.floor(Date.now() / 1000), [secret]) }
+      const headers = { 'content-type': 'application/json', 'user-agent': USER_AGENT, ...signDelivery(body, id, Math.floor(Date.now() / 1000), [secret]) }
+      const deadline = setTimeout(() => undefined, 10_000)
+      try {
+        const res = await pool.request({ path: '/hook', method: 'POST', body, headers })
+        await res.body.dump()
+      } finally {
+        clearTimeout(deadline)
+      }
     },
     markDone(i) {
       pending.delete(i)

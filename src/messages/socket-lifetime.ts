@@ -24,9 +24,9 @@ export class SocketLifetime {
   /** The socket is gone: every send still racing fails with SocketClosedError. */
   end(): void {
     this.ended = true
-    const pending = [...this.pending]
+    // A rejection settles nothing synchronously: the races leave the set only in their `finally`, after the clear.
+    for (const reject of this.pending) reject(new SocketClosedError())
     this.pending.clear()
-    for (const reject of pending) reject(new SocketClosedError())
   }
 
   /** Sends racing now (what the tests look at). */
