@@ -111,6 +111,24 @@ describe('delivery worker: new rows handed over at commit, claims in memory, bat
     expect(JSON.parse(log)).toEqual([{ at: expect.any(String), status_code: 204, error: null, duration_ms: 1 }])
   })
 
+  it('keeps the bodies of a backlog for their first attempts up to a cap, dropping the oldest first', async () => {
+    const { db, outbox, worker } = setup(1, { start: false })
+    cleanup.push(() => worker.stop().then(() => db.close()))
+    // 100 bodies of ≈ 400 KB with nobody taking them: 40 MB, past the 32 MiB the outbox keeps.
+    const big = 'x'.repeat(400_000)
+    const ids = Array.from({ length: 100 }, (_, n) => outbox.append({ type: 'message.inbound', instanceId: null, tenantId: null, data: { n, big } }).id)
+    const kept = ids.map((id) => outbox.takeBody(id))
+    const firstKept = kept.findIndex((body) => body !== undefined)
+    expect(firstKept).toBeGreaterThan(0)
+    // The newest are kept, each exactly as stored; everything before them is gone (the worker reads those rows).
+    expect(kept.slice(firstKept).every((body) => body !== undefined)).toBe(true)
+    expect((100 - firstKept) * 400_000).toBeLessThanOrEqual(32 * 1024 * 1024)
+    const stored = db.sqlite.prepare('SELECT body FROM events WHERE id = ?').pluck().get(ids[99]) as string
+    expect(kept[99]!.toString('utf8')).toBe(stored)
+    // Taken once per delivery: a second take finds nothing.
+    expect(outbox.takeBody(ids[99]!)).toBeUndefined()
+  })
+
   it('never sends an event whose transaction rolled back, and gives its slot back', async () => {
     const { db, outbox, poster, worker } = setup(1)
     cleanup.push(() => worker.stop().then(() => db.close()))
