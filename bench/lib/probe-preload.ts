@@ -6,12 +6,13 @@
  * The lag histogram restarts when the process first calls `net.Server.prototype.listen` (the daemon's HTTP server;
  * its restore of sessions starts right after), so a daemon's figure covers the restore and not module loading.
  *
- * Messages: {id, cmd: 'memory' | 'gc-memory' | 'lag' | 'lag-reset'} → {id, data}. Other messages are left to the
+ * Messages: {id, cmd: 'memory' | 'gc-memory' | 'heap-snapshot' | 'lag' | 'lag-reset'} → {id, data}. Other messages are left to the
  * process's own handlers (bare-baileys-child.ts takes {type: 'grow'}).
  */
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { writeHeapSnapshot } from 'node:v8'
 
 /** RssAnon / RssFile / RssShmem of this process (Linux), bytes: which kind of memory moved. */
 function rssParts(): Record<string, number> {
@@ -52,6 +53,10 @@ if (process.send) {
         break
       case 'memory':
         data = process.memoryUsage()
+        break
+      case 'heap-snapshot':
+        // For a look at what a leak keeps (Chrome DevTools → Memory → Load); the file lands in the working directory.
+        data = { file: writeHeapSnapshot() }
         break
       case 'lag':
         {

@@ -17,6 +17,19 @@ export interface ChildDaemon {
   kill9(): Promise<void>
   /** SIGTERM: graceful shutdown. */
   stop(): Promise<number | null>
+  /**
+   * process.memoryUsage() after a full GC, bytes (spawned with `memoryProbe`: bench/lib/probe-preload.ts answers
+   * over IPC). Unlike RSS, which the allocators rarely give back, the heap in use falls back once the work is done,
+   * so a leak shows there.
+   */
+  memoryAfterGc(): Promise<NodeJS.MemoryUsage>
+  /** Writes a heap snapshot (`memoryProbe`); answers its file, in the repository root. */
+  heapSnapshot(): Promise<string>
+}
+
+export interface SpawnDaemonOptions {
+  /** Run with --expose-gc and the bench's probe preload, so that memoryAfterGc() and heapSnapshot() answer. */
+  memoryProbe?: boolean
 }
 
 /**
@@ -24,13 +37,15 @@ export interface ChildDaemon {
  * key, and resolves once it logs that it is listening. Crash tests use it: only a separate process can be killed
  * with -9.
  */
-export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyBase64: string): Promise<ChildDaemon> {
-  // One process, node itself with tsx as a loader (for the TypeScript preload): the tsx CLI would run the daemon in a
-  // grandchild that a SIGKILL of the CLI leaves running, which is no crash at all.
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './test/wasim/trust-preload.ts', daemonBundle()], {
+export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyBase64: string, opts: SpawnDaemonOptions = {}): Promise<ChildDaemon> {
+  const build = daemonBundle()
+  // One process, node itself on the compiled files: a CLI wrapper (tsx) would run the daemon in a grandchild that a
+  // SIGKILL of the wrapper leaves running, which is no crash at all.
+  const preloads = opts.memoryProbe ? ['--expose-gc', '--import', build.trustPreload, '--import', build.probePreload] : ['--import', build.trustPreload]
+  const child = spawn(process.execPath, [...preloads, build.main], {
     cwd: ROOT,
     env: { ...process.env, ...env, WASIM_ROOT_PUBLIC_KEY: simRootPublicKeyBase64, LOG_LEVEL: env.LOG_LEVEL === 'silent' ? 'info' : (env.LOG_LEVEL ?? 'info'), LOG_PRETTY: 'false' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: opts.memoryProbe ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     // Its own process group, so kill9 takes down anything the daemon spawned (ffmpeg) along with it.
     detached: true,
   })
@@ -48,6 +63,21 @@ export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyB
     })
     void exited.then((code) => reject(new Error(`daemon exited with ${code} before listening:\n${stderr}`)))
   })
+  /** Asks bench/lib/probe-preload.ts in the daemon (spawned with `memoryProbe`). */
+  const probe = <T>(cmd: string) => {
+    if (!opts.memoryProbe) return Promise.reject(new Error('spawned without memoryProbe'))
+    return new Promise<T>((resolve, reject) => {
+      const id = Math.random()
+      const onMessage = (message: { id?: number; data?: T }) => {
+        if (message.id !== id) return
+        child.off('message', onMessage)
+        resolve(message.data as T)
+      }
+      child.on('message', onMessage)
+      void exited.then(() => reject(new Error(`the daemon exited before it answered ${cmd}`)))
+      child.send({ id, cmd })
+    })
+  }
   return {
     baseUrl,
     process: child,
@@ -64,6 +94,14 @@ export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyB
       await groupGone(child)
       return code
     },
+    async memoryAfterGc() {
+      const { gc, ...memory } = await probe<NodeJS.MemoryUsage & { gc: boolean }>('gc-memory')
+      if (!gc) throw new Error('the daemon runs without --expose-gc')
+      return memory
+    },
+    async heapSnapshot() {
+      return (await probe<{ file: string }>('heap-snapshot')).file
+    },
   }
 }
 
@@ -75,7 +113,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
   }
 }
 
-/** Resolves once no process of the child's group is left (the tsx wrapper exits before its node grandchild). */
+/** Resolves once no process of the child's group is left (an ffmpeg the daemon started can outlive it by a moment). */
 async function groupGone(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
   if (child.pid === undefined) return
   const deadline = Date.now() + timeoutMs

@@ -1,5 +1,6 @@
 /**
- * Preload for a daemon child process: `node --import tsx --import ./test/wasim/trust-preload.ts dist/main.js`.
+ * Preload for a daemon child process: `node --import tsx --import ./test/wasim/trust-preload.ts dist/main.js` by hand;
+ * the tests run its compiled copy (test/helpers/daemon-bundle.ts).
  * Reads the simulator's root key from WASIM_ROOT_PUBLIC_KEY (base64, as printed by `npm run sim`), or derives
  * it from WASIM_ROOT_KEY_SEED (the simulator's `rootKeySeed`), and makes this process's Baileys trust it.
  */
