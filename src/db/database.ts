@@ -71,8 +71,8 @@ export class Database {
    * `fn` as a transaction, built once for a hot path that calls it many times (better-sqlite3 builds four wrapper
    * functions per `transaction()` call). BEGIN IMMEDIATE: the write lock is taken (waiting up to busy_timeout)
    * before `fn` reads anything. A deferred transaction that reads first and then writes fails at once with
-   * SQLITE_BUSY ("database is locked", no busy wait) when its read snapshot went stale meanwhile — which the
-   * checkpointer's RESTART does (checkpointer.ts).
+   * SQLITE_BUSY ("database is locked", no busy wait) when another connection changed the WAL since its read began —
+   * which the checkpointer's RESTART did before it rewound the log through this connection (checkpointer.ts).
    */
   transaction<A extends unknown[], T>(fn: (...args: A) => T): (...args: A) => T {
     const run = this.sqlite.transaction(fn).immediate
@@ -169,5 +169,5 @@ export function openDatabase(opts: OpenOptions): Database {
   sqlite.pragma('wal_autocheckpoint = 0')
   // Once the checkpointer has rewound a WAL that grew under load, the file on disk shrinks back to this size.
   sqlite.pragma('journal_size_limit = 67108864')
-  return new Database(sqlite, new BackgroundCheckpointer(opts.file))
+  return new Database(sqlite, new BackgroundCheckpointer(sqlite))
 }
