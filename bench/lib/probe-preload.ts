@@ -6,8 +6,9 @@
  * The lag histogram restarts when the process first calls `net.Server.prototype.listen` (the daemon's HTTP server;
  * its restore of sessions starts right after), so a daemon's figure covers the restore and not module loading.
  *
- * Messages: {id, cmd: 'memory' | 'gc-memory' | 'heap-snapshot' | 'lag' | 'lag-reset'} → {id, data}. Other messages are left to the
- * process's own handlers (bare-baileys-child.ts takes {type: 'grow'}).
+ * Messages: {id, cmd: 'memory' | 'gc-memory' | 'heap-snapshot' | 'lag' | 'lag-reset'} → {id, data}. Other messages
+ * are left to the process's own handlers (bare-baileys-child.ts takes {type: 'grow'}). The soak preloads it into its
+ * daemons too, for their memory after a forced GC (test/helpers/child-daemon.ts).
  */
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
