@@ -27,8 +27,8 @@ export interface DeliveryQueue {
   appended(rows: readonly PendingDelivery[]): void
 }
 
-export const newEventId = (): string => timeOrderedId('evt')
-export const newDeliveryId = (): string => timeOrderedId('dlv')
+const newEventId = (): string => timeOrderedId('evt')
+const newDeliveryId = (): string => timeOrderedId('dlv')
 
 /**
  * Bodies waiting for their first attempts, kept in memory for the delivery worker: at most this many bytes in all

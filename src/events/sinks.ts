@@ -21,7 +21,7 @@ export interface SinkTarget {
 }
 
 /** The single-tenant core configured by PLIXA_CORE_URL / PLIXA_CORE_SECRET. */
-export const ENV_CORE_ID = '_env'
+const ENV_CORE_ID = '_env'
 
 export const sinkKey = (ref: SinkRef): string => `${ref.kind}:${ref.id}`
 

@@ -76,7 +76,7 @@ const INPUT_DEMUXERS = ['mp3', 'aac', 'ogg', 'wav', 'flac', 'amr', 'mov', 'matro
  * because its libopus is current: a 60 s voice note converts ≈ 2× faster than with the bundled 2018 build
  * (bench/voice.ts, README Performance).
  */
-export function defaultFfmpegBinary(): string {
+function defaultFfmpegBinary(): string {
   if (process.env.FFMPEG_PATH) return process.env.FFMPEG_PATH
   return findExecutable('ffmpeg', process.env.PATH ?? '') ?? bundledFfmpegBinary()
 }

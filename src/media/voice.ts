@@ -88,7 +88,7 @@ export async function prepareVoice(bytes: Buffer, ffmpeg: FfmpegRunner, timeoutM
 }
 
 /** Channel count from the OpusHead packet that opens an Ogg/Opus file (RFC 7845 §5.1), read at its fixed offset. */
-export function opusChannelCount(bytes: Buffer): number | undefined {
+function opusChannelCount(bytes: Buffer): number | undefined {
   const head = 28 // 27-byte page header + 1 segment-table entry (OpusHead fills one segment)
   if (bytes.toString('latin1', head, head + 8) !== 'OpusHead') return undefined
   return bytes[head + 9]

@@ -14,9 +14,6 @@ import { MessageService } from './service.js'
 import { StatusTracker } from './status-tracker.js'
 import type { MediaMessageType, StoredMedia } from './types.js'
 
-export { MessageService } from './service.js'
-export { OutboundDispatcher } from './sender.js'
-export type { Messenger } from './ports.js'
 
 export interface MessagingDeps {
   config: Pick<Config, 'dataDir' | 'sending'>

@@ -1,5 +1,5 @@
 /** Phones as the contract takes them: 8 to 18 digits, an optional leading `+`, stored without it. */
-export const PHONE_PATTERN = /^\+?\d{8,18}$/
+const PHONE_PATTERN = /^\+?\d{8,18}$/
 
 export function normalizePhone(raw: string): string | undefined {
   return PHONE_PATTERN.test(raw) ? raw.replace(/^\+/, '') : undefined

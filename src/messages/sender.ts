@@ -40,7 +40,7 @@ type Outcome = 'done' | 'retry' | 'socket_gone'
  * path, messages-recv.js handleRetry → relayMessage with the original id, relies on that), so the reconciliation
  * can produce at most a redelivery of one message, never a second, different one.
  */
-export class InstanceSender {
+class InstanceSender {
   private readonly queue = new PQueue({ concurrency: 1 })
   private messenger: Messenger | undefined
   private owner: object | undefined

@@ -4,7 +4,7 @@ import { normalizePhone } from './phone.js'
 import { MEDIA_MESSAGE_TYPES, MESSAGE_TYPES, type MediaMessageType, type MessageType, type SendCommand } from './types.js'
 
 /** WhatsApp clients cut text at 65,536 characters. */
-export const TEXT_MAX = 65_536
+const TEXT_MAX = 65_536
 const SHORT_MAX = 1_024
 const ID_MAX = 128
 
@@ -27,7 +27,7 @@ const ALLOWED: Record<MessageType, readonly string[]> = {
   contact: ['contact_name', 'contact_phone', ...COMMON],
 }
 
-export function isMessageType(type: string): type is MessageType {
+function isMessageType(type: string): type is MessageType {
   return (MESSAGE_TYPES as readonly string[]).includes(type)
 }
 

@@ -14,7 +14,7 @@ export interface MessageRoutesDeps {
 }
 
 
-export const MessageSchema = Type.Object({
+const MessageSchema = Type.Object({
   message_id: Type.String(),
   wa_message_id: Type.String(),
   instance_id: Type.String(),
