@@ -7,7 +7,7 @@ const require = createRequire(import.meta.url)
 
 /** A pass that copied fewer frames than this (written during the pass before it) means the worker has caught up. */
 const CAUGHT_UP_FRAMES = 1024
-/** Passes in a row at most, for a writer faster than the copy. */
+/** Passes in a row at most: a writer faster than the copy leaves the main thread more frames to copy. */
 const MAX_PASSES = 8
 
 // Runs in a worker thread with its own connection. PASSIVE never waits for, or blocks, the main connection's
@@ -56,9 +56,9 @@ interface CheckpointResult {
  * commit then. Here the main connection never checkpoints on its own; a worker thread does, every `intervalMs`.
  *
  * Rewinding a WAL that outgrew `restartPages` takes one step on the main connection: once the worker has copied all
- * but the last frames, `catchUp` copies those (a few hundred frames and the checkpoint's fsyncs: ≈ 0 ms at 4 MB/s of WAL,
- * 130–430 ms at ≈ 100 MB/s), and the next commit starts the log again from its first frame (SQLite does that for
- * a writer that finds the whole log copied). No commit waits for a lock: the worker's RESTART, which this replaces,
+ * but the last frames, `catchUp` copies those (a few hundred frames and the checkpoint's fsyncs: ≈ 0 ms at 4 MB/s
+ * of WAL, 130–430 ms at ≈ 100 MB/s), and the next commit starts the log again from its first frame (SQLite does that
+ * for a writer that finds the whole log copied). No commit waits for a lock: the worker's RESTART, which this replaces,
  * held the writers for 1–23 ms at 4 MB/s and 250–1,400 ms at 100 MB/s, each writer sleeping in SQLite's busy handler
  * (bench/FINDINGS.md, "WAL rewinds under heavy writes").
  */
