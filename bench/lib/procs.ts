@@ -4,6 +4,7 @@
  * compiled to JavaScript first (build.ts) and run as one plain node process each, with the probe preloaded.
  */
 import { requestJson } from '../../test/helpers/http-json.js'
+import { probeClient } from '../../test/helpers/probe-client.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import path from 'node:path'
 import readline from 'node:readline'
@@ -88,9 +89,7 @@ export function spawnNode(script: string, opts: SpawnOptions = {}): NodeChild {
     }
     for (const w of waiters) w(line, json)
   })
-  let nextId = 0
-  const replies = new Map<number, (data: unknown) => void>()
-  child.on('message', (msg: { id: number; data: unknown }) => replies.get(msg.id)?.(msg.data))
+  const probe = probeClient(child, exited)
 
   return {
     pid: child.pid,
@@ -98,21 +97,7 @@ export function spawnNode(script: string, opts: SpawnOptions = {}): NodeChild {
     lines,
     stderr: () => stderr,
     exited,
-    probe<T>(cmd: string) {
-      return new Promise<T>((resolve, reject) => {
-        const id = nextId++
-        const timer = setTimeout(() => {
-          replies.delete(id)
-          reject(new Error(`probe ${cmd}: no answer from pid ${child.pid}`))
-        }, 30_000)
-        replies.set(id, (data) => {
-          clearTimeout(timer)
-          replies.delete(id)
-          resolve(data as T)
-        })
-        child.send({ id, cmd })
-      })
-    },
+    probe,
     waitForLine<T>(match: (line: string, json: Record<string, unknown> | undefined) => T | undefined, timeoutMs = 60_000) {
       return new Promise<T>((resolve, reject) => {
         const done = (fn: () => void) => {

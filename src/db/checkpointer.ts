@@ -85,12 +85,12 @@ export class BackgroundCheckpointer extends EventEmitter<{ caughtUp: [] }> {
    * connection is open and none can start meanwhile, so the whole log ends up copied; `caughtUp` then.
    */
   private catchUp(): void {
-    if (this.stopping || !this.sqlite.open || this.sqlite.inTransaction) return
+    if (this.stopping) return
     let result: CheckpointResult | undefined
     try {
       result = (this.sqlite.pragma('wal_checkpoint(PASSIVE)') as CheckpointResult[])[0]
     } catch {
-      // An I/O error here is the next write's to report; the worker asks again after its next passes.
+      // An I/O error (or a connection closed under it) is the next write's to report; the worker asks again later.
       return
     }
     if (result && result.busy === 0 && result.checkpointed === result.log) this.emit('caughtUp')

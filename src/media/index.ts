@@ -1,2 +1,2 @@
-export { prepareMedia, type PrepareDeps } from './prepare.js'
-export type { MediaInput, MediaKind, MediaLimits, PreparedMedia } from './types.js'
+export { prepareMedia } from './prepare.js'
+export type { MediaInput, PreparedMedia } from './types.js'

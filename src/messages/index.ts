@@ -14,7 +14,6 @@ import { MessageService } from './service.js'
 import { StatusTracker } from './status-tracker.js'
 import type { MediaMessageType, StoredMedia } from './types.js'
 
-
 export interface MessagingDeps {
   config: Pick<Config, 'dataDir' | 'sending'>
   db: Database

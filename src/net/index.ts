@@ -1,2 +1,1 @@
-export { type CidrList } from './cidr.js'
-export { createGuardedAgent, type GuardedAgentOptions } from './guarded-agent.js'
+export { createGuardedAgent } from './guarded-agent.js'

@@ -3,6 +3,7 @@ import path from 'node:path'
 import readline from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { daemonBundle } from './daemon-bundle.js'
+import { probeClient } from './probe-client.js'
 import { requestJson } from './http-json.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -63,21 +64,7 @@ export async function spawnDaemon(env: Record<string, string>, simRootPublicKeyB
     })
     void exited.then((code) => reject(new Error(`daemon exited with ${code} before listening:\n${stderr}`)))
   })
-  /** Asks bench/lib/probe-preload.ts in the daemon (spawned with `memoryProbe`). */
-  const probe = <T>(cmd: string) => {
-    if (!opts.memoryProbe) return Promise.reject(new Error('spawned without memoryProbe'))
-    return new Promise<T>((resolve, reject) => {
-      const id = Math.random()
-      const onMessage = (message: { id?: number; data?: T }) => {
-        if (message.id !== id) return
-        child.off('message', onMessage)
-        resolve(message.data as T)
-      }
-      child.on('message', onMessage)
-      void exited.then(() => reject(new Error(`the daemon exited before it answered ${cmd}`)))
-      child.send({ id, cmd })
-    })
-  }
+  const probe = opts.memoryProbe ? probeClient(child, exited) : () => Promise.reject(new Error('spawned without memoryProbe'))
   return {
     baseUrl,
     process: child,
